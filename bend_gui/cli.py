@@ -1,0 +1,165 @@
+"""`bend`: the headless command over the same core the app uses."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+
+from .core import config as C
+from .core import pipeline, preflight
+from .core.errors import BendError, Cancelled
+from .core.events import CancelFlag, Message, Metric, Progress, StageFinished, StageStarted
+from .core.project import STAGE_TITLES, STAGES, Project
+from .core.templates import DEMO, list_templates, load_template
+
+
+def cmd_new(args) -> int:
+    cfg = load_template(args.template) if args.template else C.ProjectConfig()
+    cfg = C.with_values(cfg, [C.parse_assignment(s) for s in args.set or []])
+    cfg.name = Path(args.dir).name
+    subset = preflight.check(cfg, need_data=not args.no_data_check)
+    p = Project.create(args.dir, cfg)
+    print(f"created {p.root} ({cfg.model.backbone} on {cfg.data.dataset}, subset d = {subset.d:,}); "
+          f"next: bend run {args.dir}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from tqdm import tqdm
+
+    project = Project.open(args.dir)
+    cancel = CancelFlag()
+
+    def on_sigint(signum, frame):
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        tqdm.write("cancelling at the next safe point (Ctrl-C again to abort at once)…")
+
+    old = signal.signal(signal.SIGINT, on_sigint)
+    bar = None
+    try:
+        for ev in pipeline.run(project, until=args.until, only=args.only, force=tuple(args.force or ()),
+                               cancel=cancel):
+            if isinstance(ev, StageStarted):
+                bar = tqdm(total=1, desc=STAGE_TITLES[ev.stage], unit="step", dynamic_ncols=True,
+                           leave=True, disable=args.quiet or None)
+                if ev.resumed:
+                    tqdm.write(f"{ev.stage}: resuming from checkpoint")
+            elif isinstance(ev, Progress) and bar is not None:
+                if ev.stage == "cache" or bar.total != ev.total:
+                    bar.total = ev.total
+                bar.n = ev.done
+                bar.set_postfix_str(ev.text, refresh=False)
+                bar.refresh()
+            elif isinstance(ev, Metric) and ev.stage == "base" and not args.quiet:
+                v = ev.values
+                tqdm.write(f"base: epoch {int(ev.x)} train loss {v['train_loss']:.4f} "
+                           f"test acc {v['test_acc']:.4f} ({v['seconds']:.1f} s)")
+            elif isinstance(ev, Message) and not args.quiet:
+                tqdm.write(f"{ev.stage}: {ev.text}")
+            elif isinstance(ev, StageFinished):
+                if bar is not None:
+                    bar.close()
+                    bar = None
+                note = "up to date, skipped" if ev.skipped else f"done in {ev.seconds:.1f} s"
+                print(f"{STAGE_TITLES[ev.stage]}: {note}")
+    except Cancelled:
+        if bar is not None:
+            bar.close()
+        print(f"cancelled; `bend run {args.dir}` resumes from the last checkpoint", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, old)
+        if bar is not None:
+            bar.close()
+    return 0
+
+
+def cmd_status(args) -> int:
+    project = Project.open(args.dir)
+    states = project.stage_states()
+    if args.json:
+        print(json.dumps({"project": str(project.root), "stages": [
+            {"stage": s.stage, "state": s.state, "detail": s.detail, "seconds": s.seconds,
+             "resumable": s.resumable, "info": s.info} for s in states]}, indent=2))
+        return 0
+    print(project.root)
+    for s in states:
+        extra = f" ({s.detail})" if s.detail else ""
+        extra += " · resumable" if s.resumable and s.state != "done" else ""
+        secs = f"{s.seconds:8.1f} s" if s.state in ("done", "stale") else " " * 10
+        print(f"  {STAGE_TITLES[s.stage]:<28} {s.state:<10}{secs}{extra}")
+    return 0
+
+
+def cmd_layers(args) -> int:
+    from .core.backbones import build_model, last_batchnorms, list_modules
+
+    model = build_model(args.backbone, args.channels, args.classes)
+    for m in list_modules(model):
+        if m.own_params or args.all:
+            depth = m.name.count(".")
+            print(f"{'  ' * depth}{m.name:<{40 - 2 * depth}} {m.type:<18} {m.own_params:>10,}")
+    print(f"default subset (last two BatchNorm layers): {', '.join(last_batchnorms(model))}")
+    return 0
+
+
+def cmd_templates(args) -> int:
+    for name, path in list_templates().items():
+        cfg = C.load(path)
+        print(f"{name:<24} {cfg.description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="bend", description="BEND Studio, headless: create, run and inspect "
+                                 "BEND experiments (bagging with neural-network diffusion).")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("new", help="create a project folder")
+    p.add_argument("dir")
+    p.add_argument("--template", help=f"start from a template (e.g. {DEMO}; `bend templates` lists them)")
+    p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a setting")
+    p.add_argument("--no-data-check", action="store_true", help="create it even if the dataset is missing")
+    p.set_defaults(func=cmd_new)
+
+    p = sub.add_parser("run", help="run the pipeline (finished stages with unchanged inputs are skipped)")
+    p.add_argument("dir")
+    p.add_argument("--until", choices=STAGES, help="stop after this stage")
+    p.add_argument("--only", choices=STAGES, help="run just this stage (earlier ones must be done)")
+    p.add_argument("--force", action="append", choices=STAGES, help="rerun this stage even if done")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or messages")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("status", help="which stages are done, stale, failed or resumable")
+    p.add_argument("dir")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("layers", help="list a backbone's modules with their parameter counts")
+    p.add_argument("backbone")
+    p.add_argument("--channels", type=int, default=3)
+    p.add_argument("--classes", type=int, default=10)
+    p.add_argument("--all", action="store_true", help="also modules without parameters of their own")
+    p.set_defaults(func=cmd_layers)
+
+    p = sub.add_parser("templates", help="list project templates")
+    p.set_defaults(func=cmd_templates)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except BendError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The headless core of BEND Studio. Nothing under this package imports Qt."""

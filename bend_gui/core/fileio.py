@@ -1,0 +1,102 @@
+"""Atomic writes and safe tensor loading for everything in a project folder."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+
+import torch
+
+from .errors import ProjectError
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temp file beside `path`, then rename: a crash leaves the old file or the new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a project file is as readable as any other
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: Path, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: Path):
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ProjectError(f"{path}: not valid JSON ({e})") from None
+
+
+def save_tensors(path: Path, obj) -> None:
+    """torch.save through a buffer, then an atomic write. `obj` holds tensors, numbers, strings, lists, dicts."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_tensors(path: Path, map_location="cpu"):
+    """Load a .pt file with weights_only=True; a corrupt, truncated or code-carrying file gets a clear error."""
+    path = Path(path)
+    if not path.exists():
+        raise ProjectError(f"{path}: file not found")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise ProjectError(f"{path}: refused to load: it holds Python objects other than tensors and "
+                           f"plain data, which could run code ({str(e).splitlines()[0]})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
+        raise ProjectError(f"{path}: corrupt or truncated file ({str(e).splitlines()[0]})") from None
+
+
+def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: _fmt(v) for k, v in r.items()})
+    atomic_write_text(path, buf.getvalue())
+
+
+def read_csv(path: Path) -> tuple[list[str], list[dict]]:
+    """Rows as dicts of floats (empty cells dropped); non-numeric cells stay strings."""
+    with open(path, newline="", encoding="utf-8") as f:
+        r = csv.DictReader(f)
+        rows = [{k: _parse(v) for k, v in row.items() if v not in ("", None)} for row in r]
+        return list(r.fieldnames or []), rows
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return f"{v:.8g}"
+    return v
+
+
+def _parse(v: str):
+    try:
+        return float(v)
+    except ValueError:
+        return v

@@ -1,0 +1,256 @@
+"""A project folder: `project.toml`, one subfolder per stage, and `manifest.json` saying which stages are
+done and from which inputs.
+
+A stage's fingerprint hashes the config sections it reads and the run id of the stage before it, so
+editing a setting or rerunning an earlier stage makes everything downstream stale, and a stage whose
+fingerprint matches is not rerun. Outputs are replaced atomically only when a stage finishes: a failed or
+cancelled run leaves the previous outputs in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import config as C
+from .errors import ProjectError
+from .fileio import atomic_write_text, read_csv, read_json, write_json
+
+STAGES = ("base", "collect", "autoencoder", "diffusion", "generate", "evaluate")
+STAGE_TITLES = {
+    "base": "0 · Base training",
+    "collect": "1 · Snapshot collection",
+    "autoencoder": "2 · Parameter autoencoder",
+    "diffusion": "3 · Latent diffusion",
+    "generate": "4 · Generate members",
+    "evaluate": "5 · Evaluate ensembles",
+}
+# The config sections each stage reads (run.seed only: device and threads change no result).
+STAGE_INPUTS = {
+    "base": ("model", "data", "base"),
+    "collect": ("subset", "collect"),
+    "autoencoder": ("autoencoder",),
+    "diffusion": ("diffusion",),
+    "generate": ("generate",),
+    "evaluate": ("evaluate",),
+}
+# Output folders: evaluation writes the results the views and `bend report` read.
+STAGE_DIRS = {s: s for s in STAGES} | {"evaluate": "results"}
+MANIFEST_VERSION = 1
+
+
+def stage_index(stage: str) -> int:
+    if stage not in STAGES:
+        raise ProjectError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
+    return STAGES.index(stage)
+
+
+@dataclass
+class StageState:
+    stage: str
+    state: str            # "not run" | "done" | "stale" | "failed" | "cancelled" | "running"
+    detail: str = ""      # why stale, the error of a failure, ...
+    seconds: float = 0.0
+    resumable: bool = False
+    info: dict = dataclasses.field(default_factory=dict)
+
+
+class Project:
+    def __init__(self, root: Path):
+        self.root = Path(root).expanduser().resolve()
+
+    # --- creation and config ------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, root: Path, cfg: C.ProjectConfig) -> "Project":
+        root = Path(root).expanduser()
+        if root.exists() and (not root.is_dir() or any(root.iterdir())):
+            raise ProjectError(f"{root}: already exists and is not empty; choose a new folder")
+        cfg.validate()
+        root.mkdir(parents=True, exist_ok=True)
+        p = cls(root)
+        p.save_config(cfg)
+        write_json(p.manifest_path, {"schema_version": MANIFEST_VERSION, "stages": {}})
+        return p
+
+    @classmethod
+    def open(cls, root: Path) -> "Project":
+        p = cls(root)
+        if not p.config_path.is_file():
+            raise ProjectError(f"{p.root}: not a BEND project (no project.toml)")
+        return p
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "project.toml"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "manifest.json"
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    def load_config(self) -> C.ProjectConfig:
+        return C.load(self.config_path)
+
+    def save_config(self, cfg: C.ProjectConfig) -> None:
+        atomic_write_text(self.config_path, C.dumps(cfg))
+
+    def dir(self, stage: str) -> Path:
+        return self.root / STAGE_DIRS[stage]
+
+    def checkpoint_path(self, stage: str) -> Path:
+        return self.dir(stage) / "checkpoint.pt"
+
+    # --- manifest -----------------------------------------------------------------------------------
+
+    def manifest(self) -> dict:
+        if not self.manifest_path.exists():
+            return {"schema_version": MANIFEST_VERSION, "stages": {}}
+        m = read_json(self.manifest_path)
+        if m.get("schema_version") != MANIFEST_VERSION:
+            raise ProjectError(f"{self.manifest_path}: schema_version {m.get('schema_version')!r} is not "
+                               f"{MANIFEST_VERSION}")
+        return m
+
+    def _update_stage(self, stage: str, **entry) -> None:
+        m = self.manifest()
+        m["stages"][stage] = entry
+        write_json(self.manifest_path, m)
+
+    def fingerprint(self, stage: str, cfg: C.ProjectConfig | None = None) -> str:
+        cfg = cfg or self.load_config()
+        parts = {s: dataclasses.asdict(cfg.section(s)) for s in STAGE_INPUTS[stage]}
+        if stage == "base":
+            parts["seed"] = cfg.run.seed
+        i = stage_index(stage)
+        if i > 0:
+            prev = self.manifest()["stages"].get(STAGES[i - 1], {})
+            parts["upstream"] = prev.get("run_id") if prev.get("state") == "done" else None
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+    def mark_done(self, stage: str, seconds: float, info: dict, cfg: C.ProjectConfig) -> None:
+        self._update_stage(stage, state="done", fingerprint=self.fingerprint(stage, cfg),
+                           run_id=uuid.uuid4().hex[:12], seconds=round(seconds, 3),
+                           finished=dt.datetime.now().isoformat(timespec="seconds"), info=info)
+
+    def mark_stopped(self, stage: str, state: str, detail: str = "") -> None:
+        """Record a failure or cancel; a previous successful run of the stage stays recorded beside it."""
+        old = self.manifest()["stages"].get(stage, {})
+        previous = old if old.get("state") == "done" else old.get("previous")
+        entry = {"state": state, "detail": detail}
+        if previous:
+            entry["previous"] = previous
+        self._update_stage(stage, **entry)
+
+    def stage_states(self, cfg: C.ProjectConfig | None = None) -> list[StageState]:
+        try:
+            cfg = cfg or self.load_config()
+        except C.ConfigError:
+            cfg = None
+        stages = self.manifest()["stages"]
+        running = self.lock_holder()
+        out: list[StageState] = []
+        upstream_ok = True
+        for s in STAGES:
+            e = stages.get(s, {})
+            resumable = self.checkpoint_path(s).exists()
+            st = StageState(s, "not run", seconds=float(e.get("seconds", 0.0)), resumable=resumable,
+                            info=e.get("info", {}))
+            if e.get("state") == "done":
+                if cfg is None:
+                    st.state, st.detail = "stale", "project.toml is invalid"
+                elif not upstream_ok:
+                    st.state, st.detail = "stale", "an earlier stage is not done or is stale"
+                elif e.get("fingerprint") != self.fingerprint(s, cfg):
+                    st.state, st.detail = "stale", f"settings in {', '.join('[' + x + ']' for x in STAGE_INPUTS[s])} or the stage before changed"
+                else:
+                    st.state = "done"
+            elif e.get("state") in ("failed", "cancelled"):
+                st.state, st.detail = e["state"], e.get("detail", "")
+            if running and running.get("stage") == s:
+                st.state, st.detail = "running", f"pid {running.get('pid')}"
+            upstream_ok = upstream_ok and st.state == "done"
+            out.append(st)
+        return out
+
+    def state(self, stage: str) -> StageState:
+        return self.stage_states()[stage_index(stage)]
+
+    def require_done(self, stage: str) -> None:
+        st = self.state(stage)
+        if st.state != "done":
+            raise ProjectError(f"stage {stage} is {st.state}: run it first (bend run {self.root} --until {stage})")
+
+    # --- a lock so the CLI and the GUI never run the same project at once ---------------------------
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / ".lock"
+
+    def lock_holder(self) -> dict | None:
+        try:
+            info = json.loads(self.lock_path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        if info.get("host") == socket.gethostname() and not _pid_alive(int(info.get("pid", -1))):
+            return None  # its process died: the lock is stale
+        return info
+
+    @contextlib.contextmanager
+    def lock(self, what: str):
+        holder = self.lock_holder()
+        if holder and not (holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname()):
+            raise ProjectError(f"{self.root}: busy: {holder.get('what', 'a job')} is running there "
+                               f"(pid {holder.get('pid')} on {holder.get('host')})")
+        self.lock_path.unlink(missing_ok=True)
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "what": what, "stage": None}
+        try:
+            fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            raise ProjectError(f"{self.root}: busy: another job just started there") from None
+        with os.fdopen(fd, "w") as f:
+            json.dump(info, f)
+        try:
+            yield self
+        finally:
+            self.lock_path.unlink(missing_ok=True)
+
+    def set_running_stage(self, stage: str | None) -> None:
+        try:
+            info = json.loads(self.lock_path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return
+        info["stage"] = stage
+        atomic_write_text(self.lock_path, json.dumps(info))
+
+    # --- curves -------------------------------------------------------------------------------------
+
+    def curve_path(self, stage: str, series: str) -> Path:
+        return self.dir(stage) / f"{series}.csv"
+
+    def read_curve(self, stage: str, series: str) -> list[dict]:
+        p = self.curve_path(stage, series)
+        return read_csv(p)[1] if p.exists() else []
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

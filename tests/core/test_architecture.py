@@ -1,0 +1,42 @@
+"""Layering rules: the core never imports Qt, and loading tensors is always weights-only."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+QT = ("PySide6", "pyqtgraph", "superqt", "qtpy", "PyQt5", "PyQt6")
+
+
+def _imports(path: Path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+
+
+def test_core_source_imports_no_qt():
+    offenders = [f"{p.relative_to(ROOT)}: {m}" for p in (ROOT / "bend_gui" / "core").rglob("*.py")
+                 for m in _imports(p) if m.split(".")[0] in QT]
+    assert offenders == []
+
+
+def test_importing_core_cli_and_bundle_loads_no_qt():
+    code = ("import sys, importlib, pkgutil, bend_gui.core as c, bend_gui.cli;"
+            "[importlib.import_module(m.name) for m in pkgutil.walk_packages(c.__path__, 'bend_gui.core.')];"
+            "import bend_gui.bundle;"
+            f"bad=[m for m in sys.modules if m.split('.')[0] in {QT!r}]; print(bad); sys.exit(bool(bad))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_every_torch_load_is_weights_only():
+    for p in (ROOT / "bend_gui").rglob("*.py"):
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "load" and \
+                    getattr(node.func.value, "id", "") == "torch":
+                kws = {k.arg: k.value for k in node.keywords}
+                assert "weights_only" in kws and getattr(kws["weights_only"], "value", None) is True, p

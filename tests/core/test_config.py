@@ -1,0 +1,58 @@
+import pytest
+
+from bend_gui.core import config as C
+from bend_gui.core.errors import ConfigError
+
+
+def test_roundtrip_keeps_every_value():
+    cfg = C.ProjectConfig(name="x", description="d")
+    cfg.collect.save_every = 7
+    cfg.subset.layers = ["layer4.1.bn*", "fc"]
+    cfg.autoencoder.latent_noise = 0.3
+    text = C.dumps(cfg)
+    assert C.loads(text) == cfg
+    assert text.splitlines()[1] == "schema_version = 1"
+    assert "[collect]" in text and "# number of snapshots" in text
+
+
+@pytest.mark.parametrize("assignment, words", [
+    ("collect.k=1", ["[collect] k", "≥ 2"]),
+    ("model.backbone='vgg'", ["[model] backbone", "resnet18", "smallcnn"]),
+    ("generate.sampler='euler'", ["[generate] sampler", "ddim", "ddpm"]),
+    ("collect.save_every='batch'", ["[collect] save_every", "epoch"]),
+    ("collect.save_every=0", ["[collect] save_every"]),
+    ("base.epochs=2.5", ["[base] epochs", "whole number"]),
+    ("base.augment=1", ["[base] augment", "true or false"]),
+    ("subset.layers=[]", ["[subset] layers"]),
+    ("generate.baselines=['noise','magic']", ["baselines", "magic", "gaussian"]),
+    ("collect.kk=3", ["[collect] kk", "unknown key", "save_every"]),
+    ("diffusion.beta_end=0.00001", ["beta_end"]),
+])
+def test_validation_names_key_and_allowed_values(assignment, words):
+    with pytest.raises(ConfigError) as e:
+        C.with_values(C.ProjectConfig(), [C.parse_assignment(assignment)])
+    for w in words:
+        assert w in str(e.value)
+
+
+def test_parse_assignment_reads_toml_values_and_bare_text():
+    assert C.parse_assignment("collect.k=50") == ("collect", "k", 50)
+    assert C.parse_assignment("collect.save_every=epoch") == ("collect", "save_every", "epoch")
+    assert C.parse_assignment('subset.layers=["bn3","bn4"]') == ("subset", "layers", ["bn3", "bn4"])
+    assert C.parse_assignment("base.lr=1e-2") == ("base", "lr", 0.01)
+    with pytest.raises(ConfigError):
+        C.parse_assignment("k=50")
+
+
+def test_unknown_section_and_schema_version_are_refused():
+    with pytest.raises(ConfigError, match="unknown section"):
+        C.loads('schema_version = 1\n[colect]\nk = 3\n')
+    with pytest.raises(ConfigError, match="schema_version"):
+        C.loads("schema_version = 99\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        C.loads("[base\n")
+
+
+def test_ints_are_accepted_for_float_fields():
+    cfg = C.loads('schema_version = 1\n[base]\nlr = 1\n')
+    assert cfg.base.lr == 1.0 and isinstance(cfg.base.lr, float)
