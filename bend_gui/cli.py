@@ -96,6 +96,30 @@ def cmd_status(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .core.report import format_report, load_metrics
+
+    project = Project.open(args.dir)
+    metrics = load_metrics(project)
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+        return 0
+    cfg = project.load_config()
+    title = (f"BEND report · {project.root} · {cfg.model.backbone} on {cfg.data.dataset} · "
+             f"subset {', '.join(cfg.subset.layers)}")
+    print(format_report(metrics, title))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .core.bundle import export
+
+    summary = export(Project.open(args.dir), Path(args.out), members=args.members, rule=args.rule)
+    print(f"wrote {summary['path']}: {summary['members']} members ({summary['source']}), d = {summary['d']:,}, "
+          f"rule {summary['rule']}, {summary['bytes'] / 2**20:.1f} MiB")
+    return 0
+
+
 def cmd_layers(args) -> int:
     from .core.backbones import build_model, last_batchnorms, list_modules
 
@@ -139,6 +163,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("report", help="Table 3, the baselines, diversity, calibration and efficiency")
+    p.add_argument("dir")
+    p.add_argument("--json", action="store_true", help="print results/metrics.json")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("export", help="write the ensemble as a .pt bundle (loads with bend_gui.bundle.load)")
+    p.add_argument("dir")
+    p.add_argument("out", metavar="OUT.pt")
+    p.add_argument("--members", choices=("generated", "original"), default="generated")
+    p.add_argument("--rule", choices=("sbend", "abend", "soft"), default="sbend")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("layers", help="list a backbone's modules with their parameter counts")
     p.add_argument("backbone")

@@ -32,3 +32,26 @@ def user_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def finished_project_root(tmp_path_factory, tiny_data_root):
+    """A tiny project with every stage done (about 20 s, once per session). Copy it before changing it."""
+    from bend_gui.core import pipeline
+    from bend_gui.core.project import Project
+
+    p = Project.create(tmp_path_factory.mktemp("finished") / "tiny-done", tiny_config(tiny_data_root))
+    list(pipeline.run(p))
+    return p.root
+
+
+@pytest.fixture
+def finished_project(tmp_path, finished_project_root):
+    """A private copy of the finished tiny project."""
+    import shutil
+
+    from bend_gui.core.project import Project
+
+    dst = tmp_path / "done"
+    shutil.copytree(finished_project_root, dst)
+    return Project.open(dst)

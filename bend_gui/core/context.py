@@ -88,10 +88,15 @@ class Checkpoint:
             return None
         return state if state.get("fingerprint") == self.fingerprint else None
 
-    def save(self, state: dict, force: bool = False) -> None:
-        if force or time.monotonic() - self._last >= self.every:
-            save_tensors(self.path, {**state, "fingerprint": self.fingerprint})
-            self._last = time.monotonic()
+    def save(self, state: dict) -> None:
+        save_tensors(self.path, {**state, "fingerprint": self.fingerprint})
+        self._last = time.monotonic()
+
+    def maybe_save(self, make_state) -> None:
+        """Save `make_state()` if the last save is older than `every`; the state is only built then
+        (building state dicts every step is pure-Python work that slows training and the GUI thread)."""
+        if time.monotonic() - self._last >= self.every:
+            self.save(make_state())
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)

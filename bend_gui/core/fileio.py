@@ -66,10 +66,28 @@ def load_tensors(path: Path, map_location="cpu"):
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise ProjectError(f"{path}: refused to load: it holds Python objects other than tensors and "
-                           f"plain data, which could run code ({str(e).splitlines()[0]})") from None
+        detail = _unpickler_detail(str(e))
+        if "Unsupported global" in detail:
+            what = detail.split("Unsupported global:", 1)[1].split(" was not", 1)[0].strip()
+            raise ProjectError(f"{path}: refused to load: it holds Python objects other than tensors and "
+                               f"plain data, which could run code ({what})") from None
+        raise ProjectError(f"{path}: corrupt or truncated file, or not one saved by torch.save "
+                           f"({detail or 'unreadable'})") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
         raise ProjectError(f"{path}: corrupt or truncated file ({str(e).splitlines()[0]})") from None
+
+
+def _unpickler_detail(message: str) -> str:
+    """The one useful line of torch's weights-only error ("Unsupported global: ...", "Unsupported operand ...")."""
+    for line in message.splitlines():
+        if "WeightsUnpickler error:" in line:
+            rest = line.split("WeightsUnpickler error:", 1)[1].strip()
+            if rest:
+                return rest
+    for line in message.splitlines():
+        if line.strip().startswith("Unsupported"):
+            return line.strip()
+    return ""
 
 
 def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:

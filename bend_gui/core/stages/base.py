@@ -91,7 +91,7 @@ def run(ctx: StageContext) -> Iterator[Event]:
                 done = epoch * spe + step_in_epoch
                 if step_in_epoch % 10 == 0 or step_in_epoch == spe:
                     yield Progress(STAGE, done, total, f"epoch {epoch + 1}/{b.epochs} · loss {sums[0] / sums[2]:.4f}")
-                ckpt.save(snapshot())
+                ckpt.maybe_save(snapshot)
             model.eval()
             logits = predict(model, (normalize(test_x[i:i + 1000].to(dev), data.mean, data.std)
                                      for i in range(0, len(test_x), 1000)))
@@ -101,9 +101,9 @@ def run(ctx: StageContext) -> Iterator[Event]:
                             seconds=time.perf_counter() - t_epoch)
             epoch, step_in_epoch, sums = epoch + 1, 0, [0.0, 0, 0]
             curve.flush()
-            ckpt.save(snapshot(), force=True)
+            ckpt.save(snapshot())
     except Cancelled:
-        ckpt.save(snapshot(), force=True)
+        ckpt.save(snapshot())
         curve.flush()
         raise
 
@@ -114,6 +114,8 @@ def run(ctx: StageContext) -> Iterator[Event]:
     seconds = elapsed + time.perf_counter() - t0
     save_tensors(ctx.project.dir(STAGE) / "model.pt", {
         "backbone": cfg.model.backbone, "in_channels": data.channels, "num_classes": data.num_classes,
+        "image_size": data.image_size, "mean": list(data.mean), "std": list(data.std),
+        "classes": list(data.classes), "dataset": data.name,
         "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}})
     curve.flush()
     ckpt.clear()

@@ -87,11 +87,11 @@ def run(ctx: StageContext) -> Iterator[Event]:
                 yield loss_curve.add("iteration", it, train_loss=train_loss)
                 yield snaps_curve.add("index", len(snapshots), iteration=it, epoch=it / spe, test_acc=acc,
                                       train_loss=train_loss)
-                ckpt.save(checkpoint_state())
+                ckpt.maybe_save(checkpoint_state)
             if it % 10 == 0 or it % every == 0:
                 yield Progress(STAGE, it, total, f"snapshot {len(snapshots)}/{c.k}")
     except Cancelled:
-        ckpt.save(checkpoint_state(), force=True)
+        ckpt.save(checkpoint_state())
         snaps_curve.flush()
         loss_curve.flush()
         raise

@@ -1,0 +1,122 @@
+"""Test-set outputs of many members that differ only in the subset.
+
+The features (activations entering the first subset layer) of each test batch are produced once, then
+every member's tail runs on them. 'loop' sets each member's subset into the shared tail in turn;
+'vmap' runs a chunk of members at once with torch.func. On these 2-core CPUs the loop is ~4× faster
+(vmap's batched Linear copies the input per member); on a GPU vmap fills the device better.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import normalize
+from .events import CancelFlag, Progress
+from .features import Features
+from .subset import Subset, get_vector, set_vector, split_model, tail_param_names
+
+
+@dataclass
+class MemberOutputs:
+    preds: torch.Tensor       # (M, n) int16: each member's predicted class
+    mean_probs: torch.Tensor  # (n, C) float32: the members' mean probability (soft voting)
+    nll: torch.Tensor         # (M,) each member's test negative log-likelihood
+    confidence: torch.Tensor  # (M, n) float16: each member's top probability (for calibration)
+
+
+def resolve_batching(mode: str, device: torch.device) -> str:
+    if mode == "auto":
+        return "vmap" if device.type == "cuda" else "loop"
+    return mode
+
+
+def _vmap_runner(model: nn.Module, subset: Subset, tail: nn.Module):
+    from torch.func import functional_call, vmap
+
+    names = tail_param_names(model, subset)
+    fixed = {k: v for k, v in tail.state_dict().items()}
+
+    def one(params: dict, x: torch.Tensor) -> torch.Tensor:
+        return functional_call(tail, {**fixed, **params}, (x,))
+
+    batched = vmap(one, in_dims=(0, None))
+
+    def run(vectors: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        parts = {names[n]: t for n, t in unflatten_batch(vectors, subset).items()}
+        return batched(parts, x)
+    return run
+
+
+def unflatten_batch(vectors: torch.Tensor, subset: Subset) -> dict[str, torch.Tensor]:
+    parts = torch.split(vectors, subset.sizes, dim=1)
+    return {n: p.reshape(len(vectors), *s) for n, p, s in zip(subset.names, parts, subset.shapes)}
+
+
+def evaluate_members(model: nn.Module, subset: Subset, vectors: torch.Tensor, feats: Features,
+                     y: torch.Tensor, *, batch_size: int, batching: str, cancel: CancelFlag,
+                     stage: str, label: str, member_chunk: int = 25) -> Iterator[Progress]:
+    """Generator: yields progress, returns MemberOutputs. The model's own subset is restored afterwards."""
+    device = next(model.parameters()).device
+    _, tail, _ = split_model(model, subset)
+    tail.eval()
+    original = get_vector(model, subset)
+    M, n = len(vectors), len(feats)
+    preds = torch.empty((M, n), dtype=torch.int16)
+    conf = torch.empty((M, n), dtype=torch.float16)
+    nll = torch.zeros(M, dtype=torch.float64)
+    prob_sum = None
+    y_dev = y.to(device)
+    vec_dev = vectors.to(device)
+    run_vmap = _vmap_runner(model, subset, tail) if batching == "vmap" else None
+    n_batches = (n + batch_size - 1) // batch_size
+    try:
+        with torch.no_grad():
+            for b, start in enumerate(range(0, n, batch_size)):
+                x = feats.get(slice(start, start + batch_size))
+                yb = y_dev[start:start + batch_size]
+                for c in range(0, M, member_chunk):
+                    cancel.check()
+                    chunk = vec_dev[c:c + member_chunk]
+                    if run_vmap is not None:
+                        logits = run_vmap(chunk, x)
+                    else:
+                        outs = []
+                        for v in chunk:
+                            set_vector(model, subset, v)
+                            outs.append(tail(x))
+                        logits = torch.stack(outs)
+                    logp = F.log_softmax(logits.float(), dim=-1)            # (chunk, B, C)
+                    p = logp.exp()
+                    top, arg = p.max(-1)
+                    preds[c:c + len(chunk), start:start + len(yb)] = arg.to(torch.int16).cpu()
+                    conf[c:c + len(chunk), start:start + len(yb)] = top.to(torch.float16).cpu()
+                    nll[c:c + len(chunk)] -= logp.gather(-1, yb.view(1, -1, 1).expand(len(chunk), -1, 1)
+                                                         ).sum((1, 2)).double().cpu()
+                    s = p.sum(0).cpu()
+                    if prob_sum is None:
+                        prob_sum = torch.zeros((n, s.shape[-1]), dtype=torch.float64)
+                    prob_sum[start:start + len(yb)] += s.double()
+                yield Progress(stage, b + 1, n_batches, f"{label}: {M} members")
+    finally:
+        set_vector(model, subset, original)
+    return MemberOutputs(preds, (prob_sum / M).float(), (nll / n).float(), conf)
+
+
+@torch.no_grad()
+def full_forward_logits(model: nn.Module, subset: Subset, vector: torch.Tensor, x: torch.Tensor, mean, std,
+                        batch_size: int = 1000) -> torch.Tensor:
+    """One member's logits through the whole network: the reference the cached path must match."""
+    original = get_vector(model, subset)
+    device = next(model.parameters()).device
+    set_vector(model, subset, vector)
+    try:
+        model.eval()
+        return torch.cat([model(normalize(x[i:i + batch_size].to(device), mean, std)).float().cpu()
+                          for i in range(0, len(x), batch_size)])
+    finally:
+        set_vector(model, subset, original)

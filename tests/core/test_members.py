@@ -1,0 +1,52 @@
+"""The cached, batched evaluation of members gives what a full forward pass of each member gives."""
+
+import pytest
+import torch
+
+from bend_gui.core.backbones import build_model, last_batchnorms
+from bend_gui.core.events import CancelFlag
+from bend_gui.core.features import build_features
+from bend_gui.core.members import evaluate_members, full_forward_logits
+from bend_gui.core.subset import get_vector, resolve, split_model
+
+
+def _drain(gen):
+    try:
+        while True:
+            next(gen)
+    except StopIteration as stop:
+        return stop.value
+
+
+@pytest.mark.parametrize("backbone, layers, cache_gb", [
+    ("smallcnn", ["bn3", "bn4"], 4.0),
+    ("smallcnn", ["bn3", "bn4"], 0.0),          # cache refused: the prefix runs per batch
+    ("resnet18", ["layer4.1.bn1", "layer4.1.bn2"], 4.0),
+    ("regnetx_400mf", None, 4.0),               # its last two BatchNorm layers
+])
+@pytest.mark.parametrize("batching", ["loop", "vmap"])
+def test_cached_members_match_full_forward(backbone, layers, cache_gb, batching):
+    torch.manual_seed(0)
+    model = build_model(backbone, 3, 10).eval()
+    # Give BatchNorm layers non-trivial running statistics so a wrong freeze would show.
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    subset = resolve(model, layers or last_batchnorms(model))
+    base = get_vector(model, subset)
+    vectors = base + 0.3 * torch.randn(4, subset.d)
+    x = torch.randint(0, 256, (10, 3, 32, 32), dtype=torch.uint8)
+    y = torch.randint(0, 10, (10,))
+    mean, std = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
+    prefix, _, _ = split_model(model, subset)
+    feats = _drain(build_features(prefix, x, mean, std, torch.device("cpu"), batch_size=4,
+                                  limit_bytes=cache_gb * 2**30, cancel=CancelFlag(), stage="t", label="t"))
+    assert (feats.cached is None) == (cache_gb == 0)
+    out = _drain(evaluate_members(model, subset, vectors, feats, y, batch_size=4, batching=batching,
+                                  cancel=CancelFlag(), stage="t", label="t", member_chunk=3))
+    for i, v in enumerate(vectors):
+        ref = full_forward_logits(model, subset, v, x, mean, std)
+        assert torch.equal(out.preds[i].long(), ref.argmax(1))
+    assert torch.equal(get_vector(model, subset), base)  # the model got its own subset back
+    assert out.mean_probs.shape == (10, 10) and torch.allclose(out.mean_probs.sum(1), torch.ones(10), atol=1e-4)
