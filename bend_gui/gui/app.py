@@ -1,9 +1,34 @@
-"""`bend-gui`: the desktop app's entry point."""
+"""`bend-gui [PROJECT_DIR] [--demo]`: the desktop app."""
 
+from __future__ import annotations
+
+import argparse
 import sys
 
 
-def main() -> int:
-    print("bend-gui: the desktop app is not built yet; use the headless `bend` command meanwhile.",
-          file=sys.stderr)
-    return 1
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="bend-gui", description="BEND Studio, the desktop app")
+    ap.add_argument("project", nargs="?", help="a project folder to open")
+    ap.add_argument("--demo", action="store_true", help="open the embedded demo project (created on first use)")
+    args = ap.parse_args(argv)
+
+    from PySide6.QtWidgets import QApplication
+
+    from .main_window import MainWindow
+    from .plots import configure_pyqtgraph
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("BEND Studio")
+    app.setOrganizationName("bend-studio")
+    configure_pyqtgraph()
+    win = MainWindow()
+    if args.demo:
+        win.open_demo()
+    elif args.project:
+        win.open_project(args.project)
+    win.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

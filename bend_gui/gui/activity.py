@@ -1,0 +1,88 @@
+"""The activity area: what runs now, how far it is, how long it has left, and a Cancel button."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Slot
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QWidget
+
+from ..core.project import STAGE_TITLES
+from .project_model import ProjectModel
+
+
+def eta_text(seconds: float) -> str:
+    if seconds < 0:
+        return ""
+    m, s = divmod(int(seconds + 0.5), 60)
+    h, m = divmod(m, 60)
+    return f"ETA {h}:{m:02d}:{s:02d}" if h else f"ETA {m}:{s:02d}"
+
+
+def _label(width: int) -> QLabel:
+    label = QLabel()
+    label.setFixedWidth(width)
+    label.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+    return label
+
+
+class ActivityBar(QWidget):
+    def __init__(self, model: ProjectModel, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model = model
+        # Fixed widths: labels whose text changes many times a second must not relayout the window.
+        self.title = _label(230)
+        self.title.setText("idle")
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.text = _label(330)
+        self.eta = _label(100)
+        self.cancel = QPushButton("Cancel")
+        self.cancel.setEnabled(False)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(6, 2, 6, 2)
+        for w, stretch in ((self.title, 0), (self.bar, 1), (self.text, 0), (self.eta, 0), (self.cancel, 0)):
+            lay.addWidget(w, stretch)
+        self.cancel.clicked.connect(self._cancel)
+        model.progress.connect(self._on_progress)
+        model.stageStarted.connect(self._on_stage)
+        model.busyChanged.connect(self._on_busy)
+        model.jobFinished.connect(self._on_finished)
+        model.message.connect(self._on_message)
+
+    @Slot()
+    def _cancel(self) -> None:
+        self.model.cancel()
+        self.text.setText("cancelling at the next safe point…")
+        self.cancel.setEnabled(False)
+
+    @Slot(bool)
+    def _on_busy(self, busy: bool) -> None:
+        self.cancel.setEnabled(busy)
+        if busy:
+            self.title.setText(self.model.runner.job_name)
+            self.bar.setRange(0, 0)  # busy indicator until the first progress report
+
+    @Slot(str, bool)
+    def _on_stage(self, stage: str, resumed: bool) -> None:
+        self.title.setText(STAGE_TITLES.get(stage, stage) + (" (resumed)" if resumed else ""))
+        self.eta.clear()
+
+    @Slot(str, int, int, str, float)
+    def _on_progress(self, stage: str, done: int, total: int, text: str, eta: float) -> None:
+        self.bar.setRange(0, max(total, 1))
+        self.bar.setValue(min(done, max(total, 1)))
+        self.text.setText(text)
+        if stage != "cache":
+            self.eta.setText(eta_text(eta))
+
+    @Slot(str, str)
+    def _on_message(self, stage: str, text: str) -> None:
+        self.text.setText(text if len(text) < 90 else text[:87] + "…")
+
+    @Slot(str, str, str)
+    def _on_finished(self, name: str, outcome: str, message: str) -> None:
+        self.bar.setRange(0, 1)
+        self.bar.setValue(1 if outcome == "done" else 0)
+        self.title.setText(f"{name}: {outcome}")
+        self.eta.clear()
+        self.text.setText("" if outcome != "failed" else message.splitlines()[0][:120])

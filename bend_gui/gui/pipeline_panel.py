@@ -1,0 +1,192 @@
+"""The project's pipeline: each stage with its state, buttons to run, rerun, resume and cancel, and the
+settings of the selected stage (locked while a job runs, since the job reads them)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QScrollArea, QTreeWidget,
+                               QTreeWidgetItem, QVBoxLayout, QWidget)
+
+from ..core.errors import ConfigError
+from ..core.project import STAGE_INPUTS, STAGE_TITLES, STAGES
+from .project_model import ProjectModel
+from .settings_form import SettingsForm
+
+STATE_COLORS = {"done": "#2e7d32", "stale": "#ef6c00", "failed": "#c62828", "cancelled": "#6d4c41",
+                "running": "#1565c0", "not run": "#757575"}
+# Settings shown beside each stage: the sections it reads (plus [run] with the base stage).
+STAGE_SECTIONS = {s: list(STAGE_INPUTS[s]) for s in STAGES} | {"base": ["model", "data", "base", "run"]}
+
+
+class PipelinePanel(QWidget):
+    def __init__(self, model: ProjectModel, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model = model
+        self.tree = QTreeWidget()
+        self.tree.setObjectName("stages")
+        self.tree.setColumnCount(3)
+        self.tree.setHeaderLabels(["stage", "state", "time"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.tree.header().setStretchLastSection(False)
+        self.items: dict[str, QTreeWidgetItem] = {}
+        for s in STAGES:
+            it = QTreeWidgetItem([STAGE_TITLES[s], "", ""])
+            it.setData(0, Qt.ItemDataRole.UserRole, s)
+            self.tree.addTopLevelItem(it)
+            self.items[s] = it
+        self.tree.setMinimumHeight(6 * 24 + 30)
+        self.tree.setMaximumHeight(6 * 26 + 34)
+
+        self.run_btn = QPushButton("Run")
+        self.run_btn.setToolTip("run the selected stage, and the stages before it that are not done")
+        self.run_all_btn = QPushButton("Run all")
+        self.rerun_btn = QPushButton("Rerun")
+        self.rerun_btn.setToolTip("run the selected stage again even though it is done")
+        self.resume_btn = QPushButton("Resume")
+        self.resume_btn.setToolTip("continue a cancelled or crashed run from its last checkpoint")
+        self.cancel_btn = QPushButton("Cancel")
+        buttons = QHBoxLayout()
+        for b in (self.run_btn, self.run_all_btn, self.rerun_btn, self.resume_btn, self.cancel_btn):
+            buttons.addWidget(b)
+        self.detail = QLabel()
+        self.detail.setWordWrap(True)
+        self.detail.setStyleSheet("color: #555;")
+
+        self.settings_title = QLabel()
+        self.settings_title.setStyleSheet("font-weight: bold;")
+        self.forms: dict[str, SettingsForm] = {}
+        self.form_area = QScrollArea()
+        self.form_area.setWidgetResizable(True)
+        self.apply_btn = QPushButton("Apply settings")
+        self.revert_btn = QPushButton("Revert")
+        self.lock_note = QLabel("settings are locked while a job runs")
+        self.lock_note.setStyleSheet("color: #1565c0;")
+        apply_row = QHBoxLayout()
+        apply_row.addWidget(self.lock_note)
+        apply_row.addStretch(1)
+        apply_row.addWidget(self.revert_btn)
+        apply_row.addWidget(self.apply_btn)
+
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.tree)
+        lay.addLayout(buttons)
+        lay.addWidget(self.detail)
+        lay.addWidget(self.settings_title)
+        lay.addWidget(self.form_area, 1)
+        lay.addLayout(apply_row)
+
+        self.run_btn.clicked.connect(self._run)
+        self.run_all_btn.clicked.connect(self._run_all)
+        self.rerun_btn.clicked.connect(self._rerun)
+        self.resume_btn.clicked.connect(self._resume)
+        self.cancel_btn.clicked.connect(model.cancel)
+        self.apply_btn.clicked.connect(self._apply)
+        self.revert_btn.clicked.connect(self._revert)
+        self.tree.currentItemChanged.connect(self._on_selection)
+        model.statesChanged.connect(self._update_states)
+        model.busyChanged.connect(self._update_buttons)
+        model.configChanged.connect(self._revert)
+        self.tree.setCurrentItem(self.items["base"])
+        self._update_states()
+
+    def selected_stage(self) -> str:
+        it = self.tree.currentItem()
+        return it.data(0, Qt.ItemDataRole.UserRole) if it else "base"
+
+    def select(self, stage: str) -> None:
+        self.tree.setCurrentItem(self.items[stage])
+
+    def form(self, stage: str) -> SettingsForm:
+        if stage not in self.forms:
+            f = SettingsForm(STAGE_SECTIONS[stage])
+            f.set_config(self.model.config)
+            f.edited.connect(self._update_buttons)
+            self.forms[stage] = f
+        return self.forms[stage]
+
+    # --- reactions -----------------------------------------------------------------------------------
+
+    @Slot()
+    def _update_states(self) -> None:
+        for st in self.model.states():
+            it = self.items[st.stage]
+            label = st.state + (" · resumable" if st.resumable and st.state != "done" else "")
+            it.setText(1, label)
+            it.setForeground(1, QBrush(QColor(STATE_COLORS.get(st.state, "#000"))))
+            it.setText(2, f"{st.seconds:.1f} s" if st.state in ("done", "stale") else "")
+            it.setToolTip(1, st.detail)
+        self._show_detail()
+        self._update_buttons()
+
+    def _show_detail(self) -> None:
+        st = self.model.state(self.selected_stage())
+        text = st.detail if st.state != "done" else ""
+        info = st.info
+        if st.state in ("done", "stale") and info:
+            keys = [k for k in ("test_acc", "acc_mean", "recon_acc_mean", "final_loss", "sbend", "m", "k", "d")
+                    if k in info and info[k] is not None]
+            text = " · ".join(f"{k} {info[k]:.4g}" if isinstance(info[k], float) else f"{k} {info[k]}"
+                              for k in keys)
+        self.detail.setText(text)
+
+    @Slot()
+    def _update_buttons(self) -> None:
+        busy = self.model.busy
+        self.run_btn.setEnabled(not busy)
+        self.run_all_btn.setEnabled(not busy)
+        self.rerun_btn.setEnabled(not busy and self.model.state(self.selected_stage()).state == "done")
+        self.resume_btn.setEnabled(not busy and self.model.resumable)
+        self.cancel_btn.setEnabled(busy)
+        for f in self.forms.values():
+            f.setEnabled(not busy)
+        self.apply_btn.setEnabled(not busy)
+        self.revert_btn.setEnabled(not busy)
+        self.lock_note.setVisible(busy)
+
+    @Slot()
+    def _on_selection(self, *_) -> None:
+        stage = self.selected_stage()
+        self.settings_title.setText(f"Settings read by {STAGE_TITLES[stage]}")
+        self.form_area.takeWidget()
+        self.form_area.setWidget(self.form(stage))
+        self._show_detail()
+        self._update_buttons()
+
+    # --- actions -------------------------------------------------------------------------------------
+
+    @Slot()
+    def _run(self) -> None:
+        self.model.run_pipeline(until=self.selected_stage())
+
+    @Slot()
+    def _run_all(self) -> None:
+        self.model.run_pipeline()
+
+    @Slot()
+    def _rerun(self) -> None:
+        s = self.selected_stage()
+        self.model.run_pipeline(until=s, force=(s,))
+
+    @Slot()
+    def _resume(self) -> None:
+        self.model.resume()
+
+    @Slot()
+    def _apply(self) -> None:
+        form = self.form(self.selected_stage())
+        try:
+            cfg = form.config()
+        except ConfigError:
+            return
+        # Keep the edits of every open form, not just this one.
+        for f in self.forms.values():
+            if f is not form:
+                f._base = cfg
+        self.model.save_config(cfg)
+
+    @Slot()
+    def _revert(self) -> None:
+        for f in self.forms.values():
+            f.set_config(self.model.config)

@@ -1,0 +1,148 @@
+"""The open project as the views see it: state, config, live events. Views subscribe to its signals;
+it never knows them. It starts jobs through the one JobRunner and turns their events into signals."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from ..core import config as C
+from ..core import pipeline
+from ..core.errors import BendError
+from ..core.events import Message, Metric, Progress, StageFinished, StageStarted
+from ..core.project import STAGES, Project, StageState
+from .runner import JobFactory, JobRunner
+
+
+class ProjectModel(QObject):
+    statesChanged = Signal()
+    configChanged = Signal()
+    busyChanged = Signal(bool)
+    stageStarted = Signal(str, bool)               # stage, resumed
+    stageFinished = Signal(str, float, bool)       # stage, seconds, skipped
+    progress = Signal(str, int, int, str, float)   # stage, done, total, text, eta seconds (-1 unknown)
+    curvePoint = Signal(str, str, float, dict)     # stage, series, x, values
+    message = Signal(str, str)                     # stage, text
+    jobEvent = Signal(object)                      # every event, for panels that run their own jobs
+    jobFinished = Signal(str, str, str)            # job name, outcome, message
+    resultsChanged = Signal()
+
+    def __init__(self, project: Project, runner: JobRunner, parent: QObject | None = None):
+        super().__init__(parent)
+        self.project = project
+        self.runner = runner
+        self._config = project.load_config()
+        self._states = project.stage_states(self._config)
+        self._running_stage: str | None = None
+        self._rate_origin: dict[str, tuple[float, int]] = {}  # stage -> (time, done) of its first report
+        self._last_target: str | None = None
+        self.failed_stage: str | None = None
+        runner.events.connect(self._on_events)
+        runner.finished.connect(self._on_finished)
+
+    # --- state -------------------------------------------------------------------------------------
+
+    @property
+    def config(self) -> C.ProjectConfig:
+        return self._config
+
+    @property
+    def busy(self) -> bool:
+        return self.runner.busy
+
+    @property
+    def running_stage(self) -> str | None:
+        return self._running_stage
+
+    def states(self) -> list[StageState]:
+        return self._states
+
+    def state(self, stage: str) -> StageState:
+        return self._states[STAGES.index(stage)]
+
+    def refresh(self) -> None:
+        try:
+            self._config = self.project.load_config()
+        except BendError:
+            pass
+        self._states = self.project.stage_states(self._config)
+        self.statesChanged.emit()
+
+    def save_config(self, cfg: C.ProjectConfig) -> None:
+        """Write project.toml; refused while a job runs (the job reads these settings)."""
+        if self.busy:
+            raise BendError("a job is running: its settings are locked until it ends")
+        cfg.validate()
+        self.project.save_config(cfg)
+        self._config = cfg
+        self.configChanged.emit()
+        self.refresh()
+
+    def read_curve(self, stage: str, series: str) -> list[dict]:
+        return self.project.read_curve(stage, series)
+
+    @property
+    def resumable(self) -> bool:
+        return any(s.resumable and s.state in ("cancelled", "failed", "not run") for s in self._states)
+
+    # --- jobs --------------------------------------------------------------------------------------
+
+    def run_pipeline(self, *, until: str | None = None, only: str | None = None, force: tuple = ()) -> bool:
+        project = self.project
+        self._last_target = only or until
+
+        def job(cancel):
+            return pipeline.run(project, until=until, only=only, force=force, cancel=cancel, what="BEND Studio")
+        what = f"run {only}" if only else f"run until {until}" if until else "run all"
+        return self.start_job(what, job)
+
+    def resume(self) -> bool:
+        return self.run_pipeline(until=self._last_target)
+
+    def start_job(self, name: str, factory: JobFactory) -> bool:
+        ok = self.runner.start(name, factory)
+        if ok:
+            self.busyChanged.emit(True)
+        return ok
+
+    def cancel(self) -> None:
+        self.runner.cancel()
+
+    @Slot(list)
+    def _on_events(self, batch: list) -> None:
+        for ev in batch:
+            self.jobEvent.emit(ev)
+            if isinstance(ev, StageStarted):
+                self._running_stage = ev.stage
+                self._rate_origin.clear()
+                self.refresh()
+                self.stageStarted.emit(ev.stage, ev.resumed)
+            elif isinstance(ev, Progress):
+                self.progress.emit(ev.stage, ev.done, ev.total, ev.text, self._eta(ev))
+            elif isinstance(ev, Metric):
+                self.curvePoint.emit(ev.stage, ev.series, ev.x, ev.values)
+            elif isinstance(ev, Message):
+                self.message.emit(ev.stage, ev.text)
+            elif isinstance(ev, StageFinished):
+                self._running_stage = None
+                self.refresh()
+                self.stageFinished.emit(ev.stage, ev.seconds, ev.skipped)
+                if ev.stage == "evaluate" and not ev.skipped:
+                    self.resultsChanged.emit()
+
+    def _eta(self, ev: Progress) -> float:
+        """Seconds left at the rate since this stage's first report (a resumed stage starts midway)."""
+        now = time.monotonic()
+        t0, done0 = self._rate_origin.setdefault(ev.stage, (now, ev.done))
+        if ev.total <= 0 or ev.done <= done0 or now - t0 < 1.0:
+            return -1.0
+        return (now - t0) / (ev.done - done0) * max(ev.total - ev.done, 0)
+
+    @Slot(str, str, str)
+    def _on_finished(self, name: str, outcome: str, message: str) -> None:
+        self.failed_stage = self._running_stage if outcome == "failed" else None
+        self._running_stage = None
+        self.refresh()
+        self.busyChanged.emit(False)
+        self.jobFinished.emit(name, outcome, message)

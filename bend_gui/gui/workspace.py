@@ -1,0 +1,43 @@
+"""An open project: the pipeline on the left, pages of views on the right, the activity bar below."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
+
+from .activity import ActivityBar
+from .monitors import MonitorsPage
+from .pipeline_panel import PipelinePanel
+from .project_model import ProjectModel
+
+
+class ProjectWorkspace(QWidget):
+    def __init__(self, model: ProjectModel, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model = model
+        self.pipeline = PipelinePanel(model)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("pages")
+        self.monitors = MonitorsPage(model)
+        self.tabs.addTab(self.monitors, "Monitors")
+        self.activity = ActivityBar(model)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.pipeline)
+        split.addWidget(self.tabs)
+        split.setStretchFactor(1, 1)
+        split.setSizes([430, 1000])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(split, 1)
+        lay.addWidget(self.activity)
+
+    def page(self, title: str) -> QWidget:
+        for i in range(self.tabs.count()):
+            if self.tabs.tabText(i) == title:
+                return self.tabs.widget(i)
+        raise KeyError(title)
+
+    def show_page(self, title: str) -> QWidget:
+        w = self.page(title)
+        self.tabs.setCurrentWidget(w)
+        return w

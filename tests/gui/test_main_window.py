@@ -1,0 +1,127 @@
+"""The main window driven by clicks, offscreen: open, run a stage with live curves, cancel, resume."""
+
+import time
+
+from PySide6.QtCore import QTimer, Qt
+
+from bend_gui.core.project import Project
+from tests.gui.conftest import wait_job
+
+
+def test_start_page_offers_demo_and_recent(make_window, tiny_project, qtbot):
+    win = make_window()
+    assert win.stack.currentWidget() is win.start_page
+    assert win.start_page.empty.isVisible()
+    assert win.open_project(tiny_project.root)
+    win.close_project()
+    assert win.start_page.recent.count() == 1
+    item = win.start_page.recent.item(0)
+    assert str(tiny_project.root) in item.text()
+    win.start_page.recent.itemActivated.emit(item)
+    assert win.model is not None and win.model.project.root == tiny_project.root
+    assert "Device:" in win.device_label.text() and "CPU" in win.device_label.text()
+
+
+def test_demo_button_creates_and_opens_the_demo(make_window, qtbot):
+    win = make_window()
+    qtbot.mouseClick(win.start_page.demo, Qt.MouseButton.LeftButton)
+    assert win.model is not None
+    assert win.model.config.name == "fashion-mnist-demo"
+    assert [s.state for s in win.model.states()] == ["not run"] * 6
+
+
+def test_opening_a_folder_that_is_not_a_project_shows_an_error(make_window, tmp_path):
+    win = make_window()
+    assert not win.open_project(tmp_path)
+    assert "not a BEND project" in win.dialog.text()
+    win.dialog.close()
+
+
+def test_run_base_from_the_gui_updates_its_curve_and_finishes(make_window, tiny_project, qtbot):
+    win = make_window(tiny_project.root)
+    ws = win.workspace
+    ws.pipeline.select("base")
+    with qtbot.waitSignal(win.model.stageFinished, timeout=120_000):
+        qtbot.mouseClick(ws.pipeline.run_btn, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not ws.pipeline.run_btn.isEnabled(), timeout=5000)
+        assert ws.pipeline.cancel_btn.isEnabled()
+        assert not ws.pipeline.forms["base"].isEnabled()  # settings locked while the job runs
+    wait_job(qtbot, win)
+    plot = ws.monitors.plot("Base training · accuracy")
+    qtbot.waitUntil(lambda: len(plot.data["test_acc"][0]) == 2, timeout=5000)
+    assert win.model.state("base").state == "done"
+    assert ws.pipeline.items["base"].text(1) == "done"
+    assert ws.pipeline.forms["base"].isEnabled()
+
+
+def test_cancel_keeps_the_project_consistent_and_resume_completes(make_window, tmp_path, tiny_cfg, qtbot):
+    cfg = tiny_cfg.copy()
+    cfg.collect.k = 300
+    project = Project.create(tmp_path / "p", cfg)
+    win = make_window(project.root)
+    ws = win.workspace
+    ws.pipeline.select("collect")
+    qtbot.mouseClick(ws.pipeline.run_btn, Qt.MouseButton.LeftButton)
+    snaps = ws.monitors.plot("Snapshots · test accuracy")
+    qtbot.waitUntil(lambda: len(snaps.data["test_acc"][0]) >= 5, timeout=180_000)
+    qtbot.mouseClick(ws.activity.cancel, Qt.MouseButton.LeftButton)
+    wait_job(qtbot, win)
+    st = win.model.state("collect")
+    assert st.state == "cancelled" and st.resumable
+    assert win.model.state("base").state == "done"
+    assert not project.lock_path.exists()
+    assert ws.pipeline.resume_btn.isEnabled()
+    n_before = len(snaps.data["test_acc"][0])
+    with qtbot.waitSignal(win.model.jobFinished, timeout=180_000) as blocker:
+        qtbot.mouseClick(ws.pipeline.resume_btn, Qt.MouseButton.LeftButton)
+    assert blocker.args[1] == "done"
+    wait_job(qtbot, win)
+    assert win.model.state("collect").state == "done"
+    assert len(snaps.data["test_acc"][0]) == 300 and n_before < 300
+
+
+def test_a_failing_stage_shows_a_dialog_naming_it(make_window, tmp_path, tiny_cfg, qtbot):
+    project = Project.create(tmp_path / "p", tiny_cfg)
+    win = make_window(project.root)
+    cfg = win.model.config.copy()
+    cfg.data.root = str(tmp_path / "missing")
+    win.model.save_config(cfg)
+    qtbot.mouseClick(win.workspace.pipeline.run_all_btn, Qt.MouseButton.LeftButton)
+    wait_job(qtbot, win)
+    assert "not found" in win.dialog.text()
+    win.dialog.close()
+    assert not project.lock_path.exists()
+
+
+def test_settings_form_applies_and_reports_bad_values(make_window, tiny_project, qtbot):
+    win = make_window(tiny_project.root)
+    panel = win.workspace.pipeline
+    panel.select("collect")
+    form = panel.form("collect")
+    form.widget("collect", "lr").setText("0.02")
+    qtbot.mouseClick(panel.apply_btn, Qt.MouseButton.LeftButton)
+    assert Project.open(tiny_project.root).load_config().collect.lr == 0.02
+    form.widget("collect", "save_every").setText("sometimes")
+    qtbot.mouseClick(panel.apply_btn, Qt.MouseButton.LeftButton)
+    assert "save_every" in form.error.text()
+    assert Project.open(tiny_project.root).load_config().collect.save_every == 5
+
+
+def test_event_loop_stays_responsive_while_a_job_trains(make_window, tmp_path, tiny_cfg, qtbot):
+    """Measures the largest gap between ticks of a 10 ms timer during base training (no assertion on
+    time beyond a generous bound that only a blocked GUI thread would break)."""
+    cfg = tiny_cfg.copy()
+    cfg.base.epochs = 3
+    project = Project.create(tmp_path / "p", cfg)
+    win = make_window(project.root)
+    ticks = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    win.model.run_pipeline(until="base")
+    wait_job(qtbot, win)
+    timer.stop()
+    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    print(f"\n10 ms timer during base training: {len(ticks)} ticks, largest gap {1000 * max(gaps):.1f} ms")
+    assert max(gaps) < 2.0
