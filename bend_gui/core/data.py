@@ -70,6 +70,8 @@ class DatasetInfo:
     channels: int
     image_size: int
     num_classes: int
+    looked_in: tuple[str, ...] = ()   # where it looked, when it is missing
+    how_to_get: str = ""
 
 
 def default_data_dir() -> Path:
@@ -147,6 +149,11 @@ def _how_to_get(cfg: DataConfig) -> str:
 def _missing(cfg: DataConfig, looked: list[Path]) -> DataError:
     where = ", ".join(str(p) for p in dict.fromkeys(looked)) or "(nowhere: [data] root is empty)"
     return DataError(f"dataset {cfg.dataset} not found; looked in: {where}. To get it: {_how_to_get(cfg)}")
+
+
+def _missing_info(cfg: DataConfig, looked: list, channels: int, size: int, classes: int) -> DatasetInfo:
+    places = tuple(str(p) for p in dict.fromkeys(looked) if p)
+    return DatasetInfo(False, str(_missing(cfg, looked)), channels, size, classes, places, _how_to_get(cfg))
 
 
 # --- readers ------------------------------------------------------------------------------------------
@@ -311,13 +318,13 @@ def dataset_info(cfg: DataConfig) -> DatasetInfo:
         folder, looked = _find_idx_folder(cfg)
         if folder:
             return DatasetInfo(True, f"found in {folder}", 1, 28, 10)
-        return DatasetInfo(False, str(_missing(cfg, looked)), 1, 28, 10)
+        return _missing_info(cfg, looked, 1, 28, 10)
     if cfg.dataset in CIFAR_FOLDERS:
         n = 10 if cfg.dataset == "cifar10" else 100
         folder, looked = _find_cifar_folder(cfg)
         if folder:
             return DatasetInfo(True, f"found in {folder}", 3, 32, n)
-        return DatasetInfo(False, str(_missing(cfg, looked)), 3, 32, n)
+        return _missing_info(cfg, looked, 3, 32, n)
     root = Path(cfg.root).expanduser() if cfg.root else None
     if root and root.is_dir():
         base = root / "train" if (root / "train").is_dir() else root
@@ -326,4 +333,4 @@ def dataset_info(cfg: DataConfig) -> DatasetInfo:
         if classes and n_images:
             return DatasetInfo(True, f"{len(classes)} classes, {n_images} training images in {base}", 3,
                                cfg.image_size, len(classes))
-    return DatasetInfo(False, str(_missing(cfg, [root] if root else [])), 3, cfg.image_size, 0)
+    return _missing_info(cfg, [root] if root else [], 3, cfg.image_size, 0)
