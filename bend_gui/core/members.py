@@ -90,9 +90,11 @@ def evaluate_members(model: nn.Module, subset: Subset, vectors: torch.Tensor, fe
                             set_vector(model, subset, v)
                             outs.append(tail(x))
                         logits = torch.stack(outs)
-                    logp = F.log_softmax(logits.float(), dim=-1)            # (chunk, B, C)
+                    logits = logits.float()
+                    logp = F.log_softmax(logits, dim=-1)                    # (chunk, B, C)
                     p = logp.exp()
-                    top, arg = p.max(-1)
+                    top = p.max(-1).values
+                    arg = logits.argmax(-1)  # from the logits: rounding in softmax can create false ties
                     preds[c:c + len(chunk), start:start + len(yb)] = arg.to(torch.int16).cpu()
                     conf[c:c + len(chunk), start:start + len(yb)] = top.to(torch.float16).cpu()
                     nll[c:c + len(chunk)] -= logp.gather(-1, yb.view(1, -1, 1).expand(len(chunk), -1, 1)

@@ -34,6 +34,7 @@ class ActivityBar(QWidget):
         self.bar = QProgressBar()
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
+        self.bar.setTextVisible(False)
         self.text = _label(330)
         self.eta = _label(100)
         self.cancel = QPushButton("Cancel")
@@ -58,6 +59,7 @@ class ActivityBar(QWidget):
     @Slot(bool)
     def _on_busy(self, busy: bool) -> None:
         self.cancel.setEnabled(busy)
+        self.bar.setTextVisible(busy)
         if busy:
             self.title.setText(self.model.runner.job_name)
             self.bar.setRange(0, 0)  # busy indicator until the first progress report

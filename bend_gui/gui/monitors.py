@@ -12,10 +12,11 @@ from .project_model import ProjectModel
 # (stage, series in <stage>/<series>.csv, x column, plot)
 MONITORS = [
     ("base", "curve", "epoch", dict(
-        title="Base training · loss", x_label="epoch", y_label="cross-entropy",
+        title="Base training · loss", x_label="epoch", y_label="cross-entropy", integer_x=True,
         series=[Series("train_loss", "train", "min"), Series("test_loss", "test", "min")])),
     ("base", "curve", "epoch", dict(
-        title="Base training · accuracy", x_label="epoch", y_label="accuracy (%)",
+        title="Base training · accuracy", x_label="epoch", y_label="accuracy (%)", integer_x=True,
+        legend="bottom-right",
         series=[Series("train_acc", "train", percent=True), Series("test_acc", "test", percent=True)])),
     ("collect", "snapshots", "index", dict(
         title="Snapshots · test accuracy", x_label="snapshot index", y_label="test accuracy (%)",
@@ -28,6 +29,7 @@ MONITORS = [
         series=[Series("loss", "train", "min")])),
     ("autoencoder", "reconstruction", "step", dict(
         title="Autoencoder · reconstruction accuracy", x_label="step", y_label="test accuracy (%)",
+        legend="bottom-right",
         series=[Series("recon_acc_mean", "reconstructed (mean)", percent=True),
                 Series("orig_acc_mean", "snapshots (mean)", percent=True, dashed=True)])),
     ("diffusion", "curve", "step", dict(
@@ -46,7 +48,7 @@ class MonitorsPage(QScrollArea):
         for i, (stage, series, x_key, kw) in enumerate(MONITORS):
             plot = CurvePlot(**kw)
             plot.setObjectName(f"monitor:{stage}:{series}:{i}")
-            plot.setMinimumHeight(260)
+            plot.setFixedHeight(330)
             self.plots.setdefault((stage, series), []).append((x_key, plot))
             grid.addWidget(plot, i // 2, i % 2)
         self.setWidget(inner)

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QS
 
 from ..core.errors import ConfigError
 from ..core.project import STAGE_INPUTS, STAGE_TITLES, STAGES
+from ..core.report import pct
 from .project_model import ProjectModel
 from .settings_form import SettingsForm
 
@@ -17,6 +18,29 @@ STATE_COLORS = {"done": "#2e7d32", "stale": "#ef6c00", "failed": "#c62828", "can
                 "running": "#1565c0", "not run": "#757575"}
 # Settings shown beside each stage: the sections it reads (plus [run] with the base stage).
 STAGE_SECTIONS = {s: list(STAGE_INPUTS[s]) for s in STAGES} | {"base": ["model", "data", "base", "run"]}
+
+
+def summary(stage: str, info: dict) -> str:
+    """One line on what a finished stage achieved, from its manifest info."""
+    try:
+        if stage == "base":
+            return f"test accuracy {pct(info['test_acc'])}% after {info['epochs']} epochs"
+        if stage == "collect":
+            return (f"{info['k']} snapshots of d = {info['d']:,}: test accuracy {pct(info['acc_min'])}–"
+                    f"{pct(info['acc_max'])}% (mean {pct(info['acc_mean'])}%)")
+        if stage == "autoencoder":
+            return (f"reconstructed snapshots {pct(info['recon_acc_mean'])}% (originals "
+                    f"{pct(info['orig_acc_mean'])}%)")
+        if stage == "diffusion":
+            return f"final loss {info['final_loss']:.4g}"
+        if stage == "generate":
+            return f"{info['m']} members from {info['generator']} in {info['seconds']:.2f} s"
+        if stage == "evaluate":
+            return (f"sBEND {pct(info['sbend'])}% · aBEND {pct(info['abend_mean'])}% · members "
+                    f"{pct(info['gen_mean'])}% · snapshots {pct(info['orig_mean'])}%")
+    except (KeyError, TypeError):
+        pass
+    return ""
 
 
 class PipelinePanel(QWidget):
@@ -36,8 +60,8 @@ class PipelinePanel(QWidget):
             it.setData(0, Qt.ItemDataRole.UserRole, s)
             self.tree.addTopLevelItem(it)
             self.items[s] = it
-        self.tree.setMinimumHeight(6 * 24 + 30)
-        self.tree.setMaximumHeight(6 * 26 + 34)
+        rows = self.tree.sizeHintForRow(0) * len(STAGES)
+        self.tree.setFixedHeight(rows + self.tree.header().sizeHint().height() + 2 * self.tree.frameWidth() + 4)
 
         self.run_btn = QPushButton("Run")
         self.run_btn.setToolTip("run the selected stage, and the stages before it that are not done")
@@ -123,12 +147,8 @@ class PipelinePanel(QWidget):
     def _show_detail(self) -> None:
         st = self.model.state(self.selected_stage())
         text = st.detail if st.state != "done" else ""
-        info = st.info
-        if st.state in ("done", "stale") and info:
-            keys = [k for k in ("test_acc", "acc_mean", "recon_acc_mean", "final_loss", "sbend", "m", "k", "d")
-                    if k in info and info[k] is not None]
-            text = " · ".join(f"{k} {info[k]:.4g}" if isinstance(info[k], float) else f"{k} {info[k]}"
-                              for k in keys)
+        if st.state in ("done", "stale") and st.info:
+            text = " · ".join(t for t in (summary(st.stage, st.info), text) if t)
         self.detail.setText(text)
 
     @Slot()

@@ -39,6 +39,29 @@ def write_rows_csv(path: str | Path, header: list[str], rows: list[list]) -> Non
         w.writerows(rows)
 
 
+class TidyAxis(pg.AxisItem):
+    """In log mode pyqtgraph labels every sub-decade tick and the labels collide: label 1, 2 and 5 only."""
+
+    def logTickStrings(self, values, scale, spacing):
+        strings = super().logTickStrings(values, scale, spacing)
+        out = []
+        for v, text in zip(values, strings):
+            mantissa = round(10 ** (v - np.floor(v + 1e-9)), 2)
+            out.append(text if mantissa in (1.0, 2.0, 5.0) else "")
+        return out
+
+
+class IntegerAxis(pg.AxisItem):
+    """An axis for counts (epochs, members): no ticks between whole numbers."""
+
+    def tickValues(self, minVal, maxVal, size):
+        out = []
+        for spacing, values in super().tickValues(minVal, maxVal, size):
+            if spacing >= 1:
+                out.append((spacing, values))
+        return out or [(1.0, [float(v) for v in range(int(np.ceil(minVal)), int(np.floor(maxVal)) + 1)])]
+
+
 class ExportButtons(QWidget):
     """'PNG…' and 'CSV…' buttons that ask for a file name and call the owner's exporters."""
 
@@ -84,14 +107,18 @@ class CurvePlot(QWidget):
     """A live line plot: several series over one x axis, smoothing, log-y, best/last read-out, export."""
 
     def __init__(self, title: str, x_label: str, y_label: str, series: list[Series], *,
-                 log_y: bool = False, parent: QWidget | None = None):
+                 log_y: bool = False, integer_x: bool = False, legend: str = "top-right",
+                 parent: QWidget | None = None):
         super().__init__(parent)
         self.title, self.x_label, self.y_label = title, x_label, y_label
         self.series = {s.key: s for s in series}
         self.data: dict[str, tuple[list[float], list[float]]] = {s.key: ([], []) for s in series}
         self.refs: dict[str, pg.InfiniteLine] = {}
 
-        self.plot = pg.PlotWidget()
+        axes = {"left": TidyAxis("left")}
+        if integer_x:
+            axes["bottom"] = IntegerAxis("bottom")
+        self.plot = pg.PlotWidget(axisItems=axes)
         pi = self.plot.getPlotItem()
         pi.setTitle(title, size="10pt")
         pi.setLabel("bottom", x_label)
@@ -99,7 +126,8 @@ class CurvePlot(QWidget):
         pi.showGrid(x=True, y=True, alpha=0.25)
         pi.getAxis("left").enableAutoSIPrefix(False)
         pi.getAxis("bottom").enableAutoSIPrefix(False)
-        self.legend = pi.addLegend(offset=(-10, 10))
+        # Rising curves (accuracies) keep their legend out of the way at the bottom.
+        self.legend = pi.addLegend(offset=(-10, -10) if legend == "bottom-right" else (-10, 10))
         self.items = {}
         for i, s in enumerate(series):
             pen = pg.mkPen(PALETTE[i % len(PALETTE)], width=2,
@@ -115,8 +143,11 @@ class CurvePlot(QWidget):
         self.readout = QLabel()
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.readout.setStyleSheet("color: #444;")
-        # Text that changes every update must not change the layout: a relayout regenerates every axis.
+        # Text that changes every update must not change the layout (a relayout regenerates every axis):
+        # any width, a fixed height of two lines.
+        self.readout.setWordWrap(True)
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.readout.setFixedHeight(2 * self.readout.fontMetrics().lineSpacing() + 4)
         self.empty = QLabel("no data yet")
         self.empty.setStyleSheet("color: #888;")
 

@@ -107,21 +107,19 @@ def test_settings_form_applies_and_reports_bad_values(make_window, tiny_project,
     assert Project.open(tiny_project.root).load_config().collect.save_every == 5
 
 
-def test_event_loop_stays_responsive_while_a_job_trains(make_window, tmp_path, tiny_cfg, qtbot):
-    """Measures the largest gap between ticks of a 10 ms timer during base training (no assertion on
-    time beyond a generous bound that only a blocked GUI thread would break)."""
+def test_the_event_loop_keeps_running_while_a_job_trains(make_window, tmp_path, tiny_cfg, qtbot):
+    """The job runs off the GUI thread: a 10 ms timer keeps firing while it trains. (How long the largest
+    gap is, is measured by tests/benchmarks/bench_gui_responsiveness.py, not asserted here.)"""
     cfg = tiny_cfg.copy()
     cfg.base.epochs = 3
     project = Project.create(tmp_path / "p", cfg)
     win = make_window(project.root)
-    ticks = []
+    ticks_during_job = []
     timer = QTimer()
     timer.setInterval(10)
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.timeout.connect(lambda: win.runner.busy and ticks_during_job.append(time.perf_counter()))
     timer.start()
     win.model.run_pipeline(until="base")
     wait_job(qtbot, win)
     timer.stop()
-    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
-    print(f"\n10 ms timer during base training: {len(ticks)} ticks, largest gap {1000 * max(gaps):.1f} ms")
-    assert max(gaps) < 2.0
+    assert len(ticks_during_job) >= 5
