@@ -112,26 +112,32 @@ class BendEnsemble(nn.Module):
             torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
 
     @torch.no_grad()
-    def member_probs(self, x: torch.Tensor) -> torch.Tensor:
+    def member_logits(self, x: torch.Tensor) -> torch.Tensor:
         feats = self._prefix(self._inputs(x))  # the frozen part runs once for all members
         out = []
         for v in self.members:
             set_vector(self.net, self.subset, v)
-            out.append(torch.softmax(self._tail(feats).float(), -1))
+            out.append(self._tail(feats).float())
         return torch.stack(out)
+
+    @torch.no_grad()
+    def member_probs(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.member_logits(x), -1)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, rule: str | None = None, generator: torch.Generator | None = None
                 ) -> torch.Tensor:
         rule = rule or self.rule
-        probs = self.member_probs(x)
+        if rule not in RULES:
+            raise BundleError(f"rule {rule!r}: allowed: {', '.join(RULES)}")
+        logits = self.member_logits(x)
         if rule == "soft":
-            return probs.mean(0).argmax(-1)
-        votes = probs.argmax(-1)                                        # (m, n)
+            return torch.softmax(logits, -1).mean(0).argmax(-1)
+        votes = logits.argmax(-1)  # (m, n), from logits as in the project's evaluation
         if rule == "abend":
             pick = torch.randint(0, self.m, (votes.shape[1],), generator=generator)
             return votes[pick.to(votes.device), torch.arange(votes.shape[1], device=votes.device)]
-        counts = nn.functional.one_hot(votes, probs.shape[-1]).sum(0)  # (n, C)
+        counts = nn.functional.one_hot(votes, logits.shape[-1]).sum(0)  # (n, C)
         return counts.argmax(-1)  # ties: the smallest class index, as sBEND's Algorithm 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -153,6 +159,19 @@ def load(path: str | Path) -> BendEnsemble:
                if k not in bundle]
     if missing:
         raise BundleError(f"{path}: bundle is missing {', '.join(missing)}")
+    if bundle["rule"] not in RULES:
+        raise BundleError(f"{path}: unknown rule {bundle['rule']!r}; allowed: {', '.join(RULES)}")
+    try:
+        subset = Subset.from_dict(bundle["subset"])
+    except (KeyError, TypeError, ValueError):
+        raise BundleError(f"{path}: the subset's names and shapes are unreadable") from None
+    members = bundle["members"]
+    if not isinstance(members, torch.Tensor) or members.dim() != 2 or members.shape[1] != subset.d:
+        raise BundleError(f"{path}: members of shape {tuple(getattr(members, 'shape', ()))} do not fit a subset of "
+                          f"d = {subset.d}")
+    unknown = [n for n in subset.names if n not in bundle["frozen_state"]]
+    if unknown:
+        raise BundleError(f"{path}: subset parameters {', '.join(unknown[:3])} are not in the frozen weights")
     try:
         return BendEnsemble(bundle)
     except (KeyError, RuntimeError, ValueError) as e:

@@ -42,7 +42,10 @@ class StageContext:
         """The trained base network on the device, in eval mode; every member starts as a copy of it."""
         if self._base is None:
             saved = load_tensors(self.project.dir("base") / "model.pt")
-            net = build_model(saved["backbone"], saved["in_channels"], saved["num_classes"])
+            # Its random init is overwritten at once; forking keeps the global RNG of the running stage
+            # untouched, so results do not depend on whether the network was loaded earlier in the run.
+            with torch.random.fork_rng(devices=[]):
+                net = build_model(saved["backbone"], saved["in_channels"], saved["num_classes"])
             net.load_state_dict(saved["state_dict"])
             self._base = net.to(self.device).eval()
         return self._base
@@ -87,6 +90,19 @@ class Checkpoint:
         except Exception:  # noqa: BLE001 - an unreadable checkpoint only means starting over
             return None
         return state if state.get("fingerprint") == self.fingerprint else None
+
+    def restore(self, apply) -> bool:
+        """Call `apply(state)` with a matching checkpoint; True if resumed. A checkpoint that cannot be applied
+        (written by another version, say) is discarded, so the stage starts over instead of failing forever."""
+        state = self.load()
+        if state is None:
+            return False
+        try:
+            apply(state)
+        except Exception:  # noqa: BLE001 - whatever the mismatch, starting over is the remedy
+            self.clear()
+            return False
+        return True
 
     def save(self, state: dict) -> None:
         save_tensors(self.path, {**state, "fingerprint": self.fingerprint})

@@ -228,6 +228,10 @@ def _load_cifar(cfg: DataConfig) -> Dataset:
     classes = tuple(meta.get("label_names") or meta.get("fine_label_names") or ())
     train, test = read(train_files), read(test_files)
     n_classes = 10 if cfg.dataset == "cifar10" else 100
+    for split, (_, y) in (("training", train), ("test", test)):
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= n_classes):
+            raise DataError(f"{folder}: {split} labels run from {int(y.min())} to {int(y.max())}, outside the "
+                            f"{n_classes} classes of {cfg.dataset}")
     if len(classes) != n_classes:
         classes = tuple(str(i) for i in range(n_classes))
     mean, std = STATS[cfg.dataset]
@@ -237,8 +241,25 @@ def _load_cifar(cfg: DataConfig) -> Dataset:
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
+SPLIT_NAMES = {"train", "test", "val", "valid", "validation"}
+
+
 def _class_dirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def image_folder_layout(root: Path) -> tuple[Path, Path | None]:
+    """(training folder, held-out folder or None) of an image-folder dataset; one rule for the loader and
+    the wizard's check. `train/` with `test/` (or `val/`) splits as given; a root whose subfolders are split
+    names but not such a pair is refused rather than read as classes named "train" and "val"."""
+    subs = {p.name.lower(): p for p in _class_dirs(root)}
+    held_out = next((subs[n] for n in ("test", "val", "valid", "validation") if n in subs), None)
+    if "train" in subs and held_out is not None:
+        return subs["train"], held_out
+    if subs and set(subs) <= SPLIT_NAMES:
+        raise DataError(f"{root}: subfolders {sorted(subs)} look like splits, not classes; use train/ with "
+                        f"test/ (or val/), each holding one folder per class")
+    return root, None
 
 
 def _load_image_folder(cfg: DataConfig) -> Dataset:
@@ -255,14 +276,21 @@ def _load_image_folder(cfg: DataConfig) -> Dataset:
             ds = ImageFolder(str(folder), transform=tf)
         except (FileNotFoundError, RuntimeError) as e:
             raise DataError(f"{folder}: no images in class subfolders ({e})") from None
-        if classes is not None and ds.classes != classes:
-            raise DataError(f"{folder}: classes {ds.classes} differ from the training classes {classes}")
+        targets = ds.targets
+        if classes is not None:
+            # Labels follow the training classes by name: a held-out folder may lack a class, and its own
+            # indices would then be shifted.
+            unknown = sorted(set(ds.classes) - set(classes))
+            if unknown:
+                raise DataError(f"{folder}: classes {unknown} are not among the training classes {classes}")
+            targets = [classes.index(ds.classes[t]) for t in targets]
         xs = torch.stack([ds[i][0] for i in range(len(ds))])
-        return xs, torch.tensor(ds.targets, dtype=torch.int64), ds.classes
+        return xs, torch.tensor(targets, dtype=torch.int64), ds.classes
 
-    if (root / "train").is_dir() and (root / "test").is_dir():
-        train_x, train_y, classes = read(root / "train")
-        test_x, test_y, _ = read(root / "test", classes)
+    train_dir, test_dir = image_folder_layout(root)
+    if test_dir is not None:
+        train_x, train_y, classes = read(train_dir)
+        test_x, test_y, _ = read(test_dir, classes)
     else:
         x, y, classes = read(root)
         g = torch.Generator().manual_seed(0)
@@ -270,6 +298,8 @@ def _load_image_folder(cfg: DataConfig) -> Dataset:
         n_test = max(1, int(round(len(x) * cfg.test_fraction)))
         test_i, train_i = perm[:n_test], perm[n_test:]
         train_x, train_y, test_x, test_y = x[train_i], y[train_i], x[test_i], y[test_i]
+    if len(classes) < 2:
+        raise DataError(f"{root}: {len(classes)} class folder(s); a classifier needs at least 2")
     f = train_x.float() / 255.0
     mean = tuple(f.mean(dim=(0, 2, 3)).tolist())
     std = tuple(f.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist())
@@ -292,10 +322,15 @@ def _download(cfg: DataConfig) -> None:
 # --- public entry points ------------------------------------------------------------------------------
 
 def _subsample(ds: Dataset, cfg: DataConfig) -> Dataset:
-    if cfg.train_size:
-        ds.train_x, ds.train_y = ds.train_x[: cfg.train_size], ds.train_y[: cfg.train_size]
-    if cfg.test_size:
-        ds.test_x, ds.test_y = ds.test_x[: cfg.test_size], ds.test_y[: cfg.test_size]
+    """Seeded random subsets: the first N images of a class-sorted source (an image folder) would be
+    one or two classes only."""
+    g = torch.Generator().manual_seed(0)
+    if cfg.train_size and cfg.train_size < len(ds.train_x):
+        i = torch.randperm(len(ds.train_x), generator=g)[: cfg.train_size].sort().values
+        ds.train_x, ds.train_y = ds.train_x[i], ds.train_y[i]
+    if cfg.test_size and cfg.test_size < len(ds.test_x):
+        i = torch.randperm(len(ds.test_x), generator=g)[: cfg.test_size].sort().values
+        ds.test_x, ds.test_y = ds.test_x[i], ds.test_y[i]
     return ds
 
 
@@ -327,10 +362,16 @@ def dataset_info(cfg: DataConfig) -> DatasetInfo:
         return _missing_info(cfg, looked, 3, 32, n)
     root = Path(cfg.root).expanduser() if cfg.root else None
     if root and root.is_dir():
-        base = root / "train" if (root / "train").is_dir() else root
+        try:
+            base, _ = image_folder_layout(root)
+        except DataError as e:
+            return DatasetInfo(False, str(e), 3, cfg.image_size, 0, (str(root),), _how_to_get(cfg))
         classes = _class_dirs(base)
         n_images = sum(1 for c in classes for p in c.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        if classes and n_images:
+        if len(classes) >= 2 and n_images:
             return DatasetInfo(True, f"{len(classes)} classes, {n_images} training images in {base}", 3,
                                cfg.image_size, len(classes))
+        if classes and n_images:
+            return DatasetInfo(False, f"{base}: only {len(classes)} class folder; a classifier needs at least 2",
+                               3, cfg.image_size, len(classes), (str(base),), _how_to_get(cfg))
     return _missing_info(cfg, [root] if root else [], 3, cfg.image_size, 0)

@@ -82,9 +82,15 @@ def evaluate_members(model: nn.Module, subset: Subset, vectors: torch.Tensor, fe
                 for c in range(0, M, member_chunk):
                     cancel.check()
                     chunk = vec_dev[c:c + member_chunk]
+                    logits = None
                     if run_vmap is not None:
-                        logits = run_vmap(chunk, x)
-                    else:
+                        try:
+                            logits = run_vmap(chunk, x)
+                        except RuntimeError:
+                            # e.g. a subset on a ResNet shortcut: torchvision's in-place `out += identity`
+                            # cannot broadcast a per-member branch. The loop gives the same numbers.
+                            run_vmap = None
+                    if logits is None:
                         outs = []
                         for v in chunk:
                             set_vector(model, subset, v)
@@ -99,7 +105,8 @@ def evaluate_members(model: nn.Module, subset: Subset, vectors: torch.Tensor, fe
                     conf[c:c + len(chunk), start:start + len(yb)] = top.to(torch.float16).cpu()
                     nll[c:c + len(chunk)] -= logp.gather(-1, yb.view(1, -1, 1).expand(len(chunk), -1, 1)
                                                          ).sum((1, 2)).double().cpu()
-                    s = p.sum(0).cpu()
+                    # A non-finite member must not poison the soft vote of all the others.
+                    s = torch.nan_to_num(p, nan=0.0, posinf=0.0, neginf=0.0).sum(0).cpu()
                     if prob_sum is None:
                         prob_sum = torch.zeros((n, s.shape[-1]), dtype=torch.float64)
                     prob_sum[start:start + len(yb)] += s.double()

@@ -80,7 +80,12 @@ def _mean_offdiag(mat: np.ndarray) -> float:
     return float(mat[mask].mean())
 
 
-def diversity_block(gen: np.ndarray, orig: np.ndarray, y: np.ndarray, num_classes: int) -> dict:
+def diversity_block(gen: np.ndarray, orig: np.ndarray, y: np.ndarray, num_classes: int, seed: int = 0) -> dict:
+    """Eq. 14 grows with the set size (it sums over pairs and divides by m - 1), so d_i of the generated
+    and the original set are computed on seeded random subsets of the same size, min(m, k)."""
+    size = min(len(gen), len(orig))
+    rng = np.random.default_rng(seed)
+    pick = lambda a: a[np.sort(rng.choice(len(a), size, replace=False))] if len(a) > size else a  # noqa: E731
     both = np.concatenate([gen, orig])
     iou = iou_matrix(both, y)
     m = len(gen)
@@ -89,8 +94,9 @@ def diversity_block(gen: np.ndarray, orig: np.ndarray, y: np.ndarray, num_classe
     dis_go = disagreement_matrix(gen, orig, num_classes)
     n = gen.shape[1]
     return {
-        "d_i_gen": diversity_within(gen, num_classes),
-        "d_i_orig": diversity_within(orig, num_classes),
+        "d_i_gen": diversity_within(pick(gen), num_classes),
+        "d_i_orig": diversity_within(pick(orig), num_classes),
+        "d_i_size": int(size),
         "d_o": diversity_between(gen, orig),
         # Per-pair disagreement rates, comparable across m, k and n.
         "disagree_gen": _mean_offdiag(dis_gg) / n,
@@ -116,16 +122,21 @@ def ece(confidence: np.ndarray, correct: np.ndarray, bins: int) -> float:
     return float(total)
 
 
-def nll(probs: np.ndarray, y: np.ndarray, floor: float = 1e-4) -> float:
+def nll(probs: np.ndarray, y: np.ndarray, floor: float = 1e-30) -> float:
+    """Mean negative log-probability of the true class; `floor` only guards log(0)."""
     p = np.asarray(probs, dtype=np.float64)[np.arange(len(y)), np.asarray(y)]
     return float(-np.log(np.maximum(p, floor)).mean())
 
 
+VOTE_FLOOR = 1e-4
+
+
 def calibration(gen_preds: np.ndarray, mean_probs: np.ndarray, y: np.ndarray, num_classes: int, bins: int,
                 seed: int) -> dict:
-    """ECE and NLL of each rule. Soft voting uses the members' mean probabilities. The voting rules use the
-    vote shares count/m as their predicted distribution (floored at 1e-4 for the NLL); sBEND is confident
-    by its winner's share, aBEND by the share of the class it drew."""
+    """ECE and NLL of each rule. Soft voting uses the members' mean probabilities (exact NLL, as the
+    members'). The voting rules use the vote shares count/m as their predicted distribution, floored at
+    VOTE_FLOOR for the NLL (a class nobody voted for would give an infinite NLL); sBEND is confident by its
+    winner's share, aBEND by the share of the class it drew."""
     m = len(gen_preds)
     shares = ensemble.vote_counts(gen_preds, num_classes) / m
     y = np.asarray(y)
@@ -134,30 +145,38 @@ def calibration(gen_preds: np.ndarray, mean_probs: np.ndarray, y: np.ndarray, nu
     soft_lab = np.asarray(mean_probs).argmax(1)
     return {
         "soft": {"ece": ece(np.asarray(mean_probs).max(1), soft_lab == y, bins), "nll": nll(mean_probs, y)},
-        "sbend": {"ece": ece(shares.max(1), s_lab == y, bins), "nll": nll(shares, y)},
-        "abend": {"ece": ece(shares[np.arange(len(y)), ab_lab], ab_lab == y, bins), "nll": nll(shares, y)},
+        "sbend": {"ece": ece(shares.max(1), s_lab == y, bins), "nll": nll(shares, y, VOTE_FLOOR)},
+        "abend": {"ece": ece(shares[np.arange(len(y)), ab_lab], ab_lab == y, bins),
+                  "nll": nll(shares, y, VOTE_FLOOR)},
     }
 
 
 def efficiency(*, t_orge: float, k_pre: int, t_org: float, t_ate: float, t_ddpm: float, t_sgen: float,
-               k: int) -> dict:
+               k: int, collect_epochs: float | None = None) -> dict:
     """Eq. 10-13: t_diff = t_org + t_ate + t_ddpm + m·t_sgen against t_trad = m·k_pre·t_orge, and the
-    break-even m above which BEND costs less. t_org is measured (base training plus collection); the
-    paper's accounting, (k_pre + k)·t_orge, is given beside it."""
+    break-even m above which BEND costs less. t_org is measured (base training plus collection). The
+    paper's accounting, t_org = (k_pre + collection epochs)·t_orge, is given beside it (its collection is
+    one epoch per snapshot, so there k epochs; with snapshots every N iterations, fewer).
+    Without base training (k_pre = 0, a pretrained start) the traditional cost is not measurable: None."""
+    if k_pre <= 0 or t_orge <= 0:
+        return {"t_org": t_org, "t_ate": t_ate, "t_ddpm": t_ddpm, "t_gen_per_member": t_sgen, "t_orge": t_orge,
+                "k_pre": k_pre, "k": k, "collect_epochs": collect_epochs, "break_even_m": None,
+                "break_even_m_paper_accounting": None, "t_trad_per_member": None}
     fixed = t_org + t_ate + t_ddpm
     per_trad = k_pre * t_orge
     denom = per_trad - t_sgen
     be = fixed / denom if denom > 0 else math.inf
-    paper_fixed = (k_pre + k) * t_orge + t_ate + t_ddpm
+    epochs = k if collect_epochs is None else collect_epochs
+    paper_fixed = (k_pre + epochs) * t_orge + t_ate + t_ddpm
     be_paper = paper_fixed / denom if denom > 0 else math.inf
     return {"t_org": t_org, "t_ate": t_ate, "t_ddpm": t_ddpm, "t_gen_per_member": t_sgen, "t_orge": t_orge,
-            "k_pre": k_pre, "k": k, "break_even_m": be, "break_even_m_paper_accounting": be_paper,
-            "t_trad_per_member": per_trad}
+            "k_pre": k_pre, "k": k, "collect_epochs": epochs, "break_even_m": be,
+            "break_even_m_paper_accounting": be_paper, "t_trad_per_member": per_trad}
 
 
 def t_diff(eff: dict, m: int) -> float:
     return eff["t_org"] + eff["t_ate"] + eff["t_ddpm"] + m * eff["t_gen_per_member"]
 
 
-def t_trad(eff: dict, m: int) -> float:
-    return m * eff["t_trad_per_member"]
+def t_trad(eff: dict, m: int) -> float | None:
+    return None if eff["t_trad_per_member"] is None else m * eff["t_trad_per_member"]

@@ -16,6 +16,13 @@ from .project import STAGES, Project, stage_index
 from .stages import RUNNERS
 
 
+def is_out_of_memory(e: BaseException) -> bool:
+    """GPU and CPU allocation failures look different: torch.OutOfMemoryError, MemoryError, or a
+    RuntimeError from the CPU allocator."""
+    return isinstance(e, (MemoryError, torch.OutOfMemoryError)) or (
+        isinstance(e, RuntimeError) and ("can't allocate memory" in str(e) or "out of memory" in str(e)))
+
+
 def stages_between(until: str | None = None, only: str | None = None) -> list[str]:
     if only:
         stage_index(only)
@@ -61,15 +68,15 @@ def run(project: Project, *, until: str | None = None, only: str | None = None, 
                 except Cancelled:
                     project.mark_stopped(s, "cancelled", "cancelled; Run resumes from the last checkpoint")
                     raise
-                except (MemoryError, torch.OutOfMemoryError) as e:
-                    msg = (f"{s}: out of memory on {device} ({str(e).splitlines()[0] if str(e) else 'no detail'}); "
-                           f"lower the batch size or [run] cache_limit_gb, or choose a smaller subset")
-                    project.mark_stopped(s, "failed", msg)
-                    raise BendError(msg) from None
                 except BendError as e:
                     project.mark_stopped(s, "failed", str(e))
                     raise
                 except Exception as e:
+                    if is_out_of_memory(e):
+                        msg = (f"{s}: out of memory on {device} ({str(e).splitlines()[0] if str(e) else 'no detail'}); "
+                               f"lower the batch size or [run] cache_limit_gb, or choose a smaller subset")
+                        project.mark_stopped(s, "failed", msg)
+                        raise BendError(msg) from None
                     project.mark_stopped(s, "failed", f"{type(e).__name__}: {e}")
                     raise
                 seconds = time.perf_counter() - t0

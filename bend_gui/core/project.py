@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
@@ -44,6 +45,9 @@ STAGE_INPUTS = {
 }
 # Output folders: evaluation writes the results the views and `bend report` read.
 STAGE_DIRS = {s: s for s in STAGES} | {"evaluate": "results"}
+# The file each stage's successors read; a "done" stage without it is not done.
+STAGE_OUTPUTS = {"base": "model.pt", "collect": "snapshots.pt", "autoencoder": "model.pt",
+                 "diffusion": "model.pt", "generate": "members.pt", "evaluate": "metrics.json"}
 MANIFEST_VERSION = 1
 
 
@@ -66,6 +70,7 @@ class StageState:
 class Project:
     def __init__(self, root: Path):
         self.root = Path(root).expanduser().resolve()
+        self._lock_fd: int | None = None
 
     # --- creation and config ------------------------------------------------------------------------
 
@@ -172,6 +177,8 @@ class Project:
                     st.state, st.detail = "stale", "project.toml is invalid"
                 elif not upstream_ok:
                     st.state, st.detail = "stale", "an earlier stage is not done or is stale"
+                elif not (self.dir(s) / STAGE_OUTPUTS[s]).is_file():
+                    st.state, st.detail = "stale", f"its output {STAGE_DIRS[s]}/{STAGE_OUTPUTS[s]} is missing"
                 elif e.get("fingerprint") != self.fingerprint(s, cfg):
                     st.state, st.detail = "stale", f"settings in {', '.join('[' + x + ']' for x in STAGE_INPUTS[s])} or the stage before changed"
                 else:
@@ -193,46 +200,64 @@ class Project:
             raise ProjectError(f"stage {stage} is {st.state}: run it first (bend run {self.root} --until {stage})")
 
     # --- a lock so the CLI and the GUI never run the same project at once ---------------------------
+    # An OS file lock (flock) on `.lock`: the kernel releases it when its process dies, so a killed run
+    # leaves no stale lock, and a second job (in this process or another) is refused. The file itself
+    # only tells others what holds it.
 
     @property
     def lock_path(self) -> Path:
         return self.root / ".lock"
 
     def lock_holder(self) -> dict | None:
+        """What holds the lock ({"pid", "host", "what", "stage"}), or None when nothing does."""
         try:
-            info = json.loads(self.lock_path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+            fd = os.open(self.lock_path, os.O_RDONLY)
+        except FileNotFoundError:
             return None
-        if info.get("host") == socket.gethostname() and not _pid_alive(int(info.get("pid", -1))):
-            return None  # its process died: the lock is stale
-        return info
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                try:
+                    return json.loads(os.pread(fd, 65536, 0).decode() or "{}") or {"what": "a job"}
+                except json.JSONDecodeError:
+                    return {"what": "a job"}
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
 
     @contextlib.contextmanager
     def lock(self, what: str):
-        holder = self.lock_holder()
-        if holder and not (holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname()):
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            holder = self.lock_holder() or {}
             raise ProjectError(f"{self.root}: busy: {holder.get('what', 'a job')} is running there "
-                               f"(pid {holder.get('pid')} on {holder.get('host')})")
-        self.lock_path.unlink(missing_ok=True)
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "what": what, "stage": None}
+                               f"(pid {holder.get('pid', '?')} on {holder.get('host', '?')})") from None
+        self._lock_fd = fd
         try:
-            fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            raise ProjectError(f"{self.root}: busy: another job just started there") from None
-        with os.fdopen(fd, "w") as f:
-            json.dump(info, f)
-        try:
+            self._write_lock_info({"pid": os.getpid(), "host": socket.gethostname(), "what": what, "stage": None})
             yield self
         finally:
-            self.lock_path.unlink(missing_ok=True)
+            self._lock_fd = None
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def _write_lock_info(self, info: dict) -> None:
+        data = json.dumps(info).encode()
+        os.ftruncate(self._lock_fd, 0)
+        os.pwrite(self._lock_fd, data, 0)
 
     def set_running_stage(self, stage: str | None) -> None:
-        try:
-            info = json.loads(self.lock_path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+        if getattr(self, "_lock_fd", None) is None:
             return
+        info = json.loads(os.pread(self._lock_fd, 65536, 0).decode() or "{}")
         info["stage"] = stage
-        atomic_write_text(self.lock_path, json.dumps(info))
+        self._write_lock_info(info)
 
     # --- curves -------------------------------------------------------------------------------------
 
@@ -242,15 +267,3 @@ class Project:
     def read_curve(self, stage: str, series: str) -> list[dict]:
         p = self.curve_path(stage, series)
         return read_csv(p)[1] if p.exists() else []
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -29,8 +29,15 @@ def pct(x: float | None) -> str:
     return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.2f}"
 
 
-def pct_pm(mean: float, std: float) -> str:
+def pct_pm(mean: float | None, std: float | None) -> str:
+    if mean is None or std is None:
+        return "—"
     return f"{100 * mean:.2f} ± {100 * std:.2f}"
+
+
+def fixed(x: float | None, digits: int, scale: float = 1.0) -> str:
+    """A number with `digits` decimals, or "—" where there is none (e.g. diversity with a single member)."""
+    return "—" if x is None else f"{scale * x:.{digits}f}"
 
 
 def seconds(x: float | None) -> str:
@@ -38,6 +45,7 @@ def seconds(x: float | None) -> str:
 
 
 def number(x: float | None, digits: int = 3) -> str:
+    """Break-even m: None in metrics.json stands for infinity (never cheaper)."""
     if x is None:
         return "∞"
     return f"{x:.{digits}f}"
@@ -98,33 +106,40 @@ def format_report(metrics: dict, title: str = "") -> str:
     lines += ["", *("· " + v for v in verdicts(metrics))]
 
     d = metrics["diversity"]
-    lines += ["", "Diversity of predictions (eq. 14-15) and IoU of wrong predictions",
+    size = d.get("d_i_size")
+    lines += ["", "Diversity of predictions (eq. 14-15) and IoU of wrong predictions"
+              + (f" · d_i on {size} members of each set, sampler {metrics.get('sampler') or '—'}" if size else ""),
               f"{'':<22}{'d_i':>10}{'disagree/pair':>15}{'mean IoU':>10}",
-              f"{'generated':<22}{d['d_i_gen']:>10.1f}{100 * d['disagree_gen']:>14.2f}%{d['iou_gen']:>10.3f}",
-              f"{'original (snapshots)':<22}{d['d_i_orig']:>10.1f}{100 * d['disagree_orig']:>14.2f}%{d['iou_orig']:>10.3f}",
-              f"{'generated vs original':<22}{d['d_o']:>10.1f}{100 * d['disagree_cross']:>14.2f}%{d['iou_cross']:>10.3f}"
-              f"   (d_o pairs member i with snapshot i)"]
+              f"{'generated':<22}{fixed(d['d_i_gen'], 1):>10}{fixed(d['disagree_gen'], 2, 100):>14}%"
+              f"{fixed(d['iou_gen'], 3):>10}",
+              f"{'original (snapshots)':<22}{fixed(d['d_i_orig'], 1):>10}{fixed(d['disagree_orig'], 2, 100):>14}%"
+              f"{fixed(d['iou_orig'], 3):>10}",
+              f"{'generated vs original':<22}{fixed(d['d_o'], 1):>10}{fixed(d['disagree_cross'], 2, 100):>14}%"
+              f"{fixed(d['iou_cross'], 3):>10}   (d_o pairs member i with snapshot i)"]
     for name, b in metrics.get("baselines", {}).items():
-        lines.append(f"{'  baseline ' + name:<22}{b['d_i']:>10.1f}{'':>15}{b['iou_within']:>10.3f}")
+        lines.append(f"{'  baseline ' + name:<22}{fixed(b['d_i'], 1):>10}{'':>15}{fixed(b['iou_within'], 3):>10}")
 
     cal = metrics.get("calibration", {})
     if cal:
         lines += ["", "Calibration · ECE / NLL", f"{'':<12}{'soft':>16}{'sBEND':>16}{'aBEND':>16}{'members (mean)':>18}"]
         for name, c in cal.items():
-            cells = [f"{c[r]['ece']:.4f} / {c[r]['nll']:.3f}" for r in ("soft", "sbend", "abend")]
-            mem = f"{c['members']['ece_mean']:.4f} / {c['members']['nll_mean']:.3f}"
+            cells = [f"{fixed(c[r]['ece'], 4)} / {fixed(c[r]['nll'], 3)}" for r in ("soft", "sbend", "abend")]
+            mem = f"{fixed(c['members']['ece_mean'], 4)} / {fixed(c['members']['nll_mean'], 3)}"
             lines.append(f"{name:<12}" + "".join(f"{x:>16}" for x in cells) + f"{mem:>18}")
 
     e = metrics["efficiency"]
     m = metrics["m"]
-    be = e.get("break_even_m")
-    be_p = e.get("break_even_m_paper_accounting")
     t_diff = e["t_org"] + e["t_ate"] + e["t_ddpm"] + m * e["t_gen_per_member"]
     lines += ["", "Efficiency (eq. 10-13, measured)",
-              f"t_orge {seconds(e['t_orge'])} per full-network epoch · k_pre {e['k_pre']} epochs",
+              f"t_orge {seconds(e['t_orge'])} per full-network epoch (training steps only) · k_pre {e['k_pre']} epochs",
               f"t_org {seconds(e['t_org'])} (base + collection) · t_ate {seconds(e['t_ate'])} · "
-              f"t_ddpm {seconds(e['t_ddpm'])} · t_gen {seconds(e['t_gen_per_member'])} per member",
-              f"m = {m}: t_diff {seconds(t_diff)} vs t_trad {seconds(m * e['t_trad_per_member'])}",
-              f"break-even m (eq. 13): {number(be, 2)} · with the paper's accounting t_org = (k_pre + k)·t_orge: "
-              f"{number(be_p, 2)}"]
+              f"t_ddpm {seconds(e['t_ddpm'])} · t_gen {seconds(e['t_gen_per_member'])} per member"]
+    if e.get("t_trad_per_member") is None:
+        lines.append("break-even m (eq. 13): not measurable: no base training was timed (k_pre = 0)")
+    else:
+        epochs = e.get("collect_epochs", e["k"])
+        lines += [f"m = {m}: t_diff {seconds(t_diff)} vs t_trad {seconds(m * e['t_trad_per_member'])}",
+                  f"break-even m (eq. 13): {number(e.get('break_even_m'), 2)} · with the paper's accounting "
+                  f"t_org = (k_pre + {fixed(epochs, 1)} collection epochs)·t_orge: "
+                  f"{number(e.get('break_even_m_paper_accounting'), 2)}"]
     return "\n".join(lines)

@@ -53,6 +53,11 @@ def resolve(model: nn.Module, patterns: list[str], backbone: str = "") -> Subset
             if mname and fnmatch.fnmatchcase(mname, pat):
                 hit |= {f"{mname}.{p}" for p, _ in mod.named_parameters(recurse=False)}
         if not hit:
+            containers = [m for m in modules if m and fnmatch.fnmatchcase(m, pat)]
+            if containers:
+                raise ConfigError(f"[subset] layers: {pat!r} names {containers[0]}, which holds no parameters of its "
+                                  f"own; name its layers (e.g. '{containers[0]}.*' for all of them, or "
+                                  f"'{containers[0]}.*bn*' for its BatchNorm layers)")
             holders = [m for m, mod in modules.items() if m and any(True for _ in mod.parameters(recurse=False))]
             close = difflib.get_close_matches(pat, holders, n=3, cutoff=0.6)
             hint = f"; did you mean {', '.join(close)}?" if close else ""

@@ -109,3 +109,59 @@ def test_normalize_uses_channel_stats():
     x = torch.full((1, 3, 2, 2), 255, dtype=torch.uint8)
     out = normalize(x, (0.5, 0.5, 0.5), (0.25, 0.5, 1.0))
     assert torch.allclose(out[0, :, 0, 0], torch.tensor([2.0, 1.0, 0.5]))
+
+
+def _images(root, classes, n=3, size=(9, 9)):
+    from PIL import Image
+
+    for cls in classes:
+        d = root / cls
+        d.mkdir(parents=True)
+        for i in range(n):
+            Image.new("RGB", size, (i * 40, 20, 90)).save(d / f"{i}.png")
+
+
+def test_image_folder_train_val_layout_and_split_names_are_not_classes(tmp_path):
+    _images(tmp_path / "tv" / "train", ["a", "b"])
+    _images(tmp_path / "tv" / "val", ["a", "b"], n=2)
+    ds = load_dataset(DataConfig(dataset="imagefolder", root=str(tmp_path / "tv"), image_size=8))
+    assert ds.classes == ("a", "b") and len(ds.test_x) == 4
+    (tmp_path / "splits").mkdir()
+    _images(tmp_path / "splits" / "train", ["a", "b"])
+    _images(tmp_path / "splits" / "validation", ["a"])
+    ds = load_dataset(DataConfig(dataset="imagefolder", root=str(tmp_path / "splits"), image_size=8))
+    assert ds.classes == ("a", "b")  # validation/ serves as the held-out split
+    (tmp_path / "shift").mkdir()
+    _images(tmp_path / "shift" / "train", ["a", "b"])
+    _images(tmp_path / "shift" / "test", ["b"])  # its own index 0 is "b": labels must follow the names
+    assert load_dataset(DataConfig(dataset="imagefolder", root=str(tmp_path / "shift"), image_size=8)
+                        ).test_y.tolist() == [1, 1, 1]
+    (tmp_path / "only").mkdir()
+    _images(tmp_path / "only" / "train", ["a", "b"])
+    with pytest.raises(DataError, match="look like splits"):
+        load_dataset(DataConfig(dataset="imagefolder", root=str(tmp_path / "only"), image_size=8))
+    assert not dataset_info(DataConfig(dataset="imagefolder", root=str(tmp_path / "only"))).available
+
+
+def test_image_folder_needs_two_classes(tmp_path):
+    _images(tmp_path / "one", ["cat"])
+    with pytest.raises(DataError, match="at least 2"):
+        load_dataset(DataConfig(dataset="imagefolder", root=str(tmp_path / "one"), image_size=8))
+    assert not dataset_info(DataConfig(dataset="imagefolder", root=str(tmp_path / "one"))).available
+
+
+def test_subsets_are_random_not_the_first_class(tmp_path):
+    _images(tmp_path / "s" / "train", ["a", "b", "c"], n=10)
+    _images(tmp_path / "s" / "test", ["a", "b", "c"], n=10)
+    ds = load_dataset(DataConfig(dataset="imagefolder", root=str(tmp_path / "s"), image_size=8, train_size=9,
+                                 test_size=6))
+    assert len(ds.train_y) == 9 and len(set(ds.train_y.tolist())) >= 2 and len(set(ds.test_y.tolist())) >= 2
+
+
+def test_cifar_labels_out_of_range_are_refused(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    _write_cifar(folder, 60, [(f"data_batch_{i}", 5) for i in range(1, 6)] + [("test_batch", 5)], "labels")
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": [str(i) for i in range(10)]}, f)
+    with pytest.raises(DataError, match="outside the 10 classes"):
+        load_dataset(DataConfig(dataset="cifar10", root=str(tmp_path)))

@@ -54,5 +54,7 @@ def test_ece_and_nll():
     correct = np.array([1, 1, 1, 0])
     # bins: 0.9 → acc 1.0 (gap 0.1, weight .5); 0.6 → acc .5 (gap .1, weight .5)
     assert M.ece(conf, correct, 10) == pytest.approx(0.1)
-    probs = np.array([[0.5, 0.5], [1.0, 0.0]])
-    assert M.nll(probs, np.array([0, 1])) == pytest.approx((math.log(2) - math.log(1e-4)) / 2)
+    probs = np.array([[0.5, 0.5], [0.9, 0.1]])
+    assert M.nll(probs, np.array([0, 1])) == pytest.approx((math.log(2) - math.log(0.1)) / 2)  # exact
+    shares = np.array([[0.5, 0.5], [1.0, 0.0]])  # vote shares: nobody voted for the true class of sample 2
+    assert M.nll(shares, np.array([0, 1]), M.VOTE_FLOOR) == pytest.approx((math.log(2) - math.log(1e-4)) / 2)

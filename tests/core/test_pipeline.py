@@ -81,7 +81,7 @@ def test_cancel_collection_then_resume_matches_an_uninterrupted_run(tmp_path, ti
     st = p.state("collect")
     assert st.state == "cancelled" and st.resumable
     assert p.state("base").state == "done"
-    assert not p.lock_path.exists()
+    assert p.lock_holder() is None
     events = run_all(p, until="collect")
     started = [e for e in events if isinstance(e, StageStarted)]
     assert [(e.stage, e.resumed) for e in started] == [("collect", True)]
@@ -119,7 +119,7 @@ def test_missing_dataset_fails_cleanly_and_keeps_outputs(tmp_path, tiny_cfg):
     with pytest.raises(DataError, match="looked in"):
         run_all(p, until="collect")
     assert (p.dir("base") / "model.pt").read_bytes() == before
-    assert not p.lock_path.exists()
+    assert p.lock_holder() is None
 
 
 def test_a_second_runner_is_refused_while_one_holds_the_lock(tmp_path, tiny_cfg):
@@ -128,10 +128,25 @@ def test_a_second_runner_is_refused_while_one_holds_the_lock(tmp_path, tiny_cfg)
     p = Project.create(tmp_path / "p", tiny_cfg)
     gen = pipeline.run(p, until="base")
     next(gen)  # holds the lock now
-    import json, os
-    info = json.loads(p.lock_path.read_text())
-    info["pid"] = os.getppid()  # pretend another live process holds it
-    p.lock_path.write_text(json.dumps(info))
-    with pytest.raises(ProjectError, match="busy"):
+    holder = Project.open(p.root).lock_holder()
+    assert holder["what"] == "bend run" and holder["stage"] == "base"
+    with pytest.raises(ProjectError, match="busy"):  # also from the same process
         run_all(Project.open(p.root), until="base")
     gen.close()
+    assert p.lock_holder() is None
+    run_all(p, until="base")  # free again
+
+
+def test_a_killed_runner_leaves_no_lock(tmp_path, tiny_cfg):
+    """The kernel drops the lock of a process that dies, whatever the file still says."""
+    import subprocess
+    import sys
+
+    p = Project.create(tmp_path / "p", tiny_cfg)
+    code = (f"import os, signal\nfrom bend_gui.core.project import Project\n"
+            f"with Project.open({str(p.root)!r}).lock('doomed'):\n    os.kill(os.getpid(), signal.SIGKILL)\n")
+    r = subprocess.run([sys.executable, "-c", code])
+    assert r.returncode != 0
+    assert "doomed" in p.lock_path.read_text()
+    assert p.lock_holder() is None
+    run_all(p, until="base")

@@ -69,7 +69,7 @@ def test_cancel_keeps_the_project_consistent_and_resume_completes(make_window, t
     st = win.model.state("collect")
     assert st.state == "cancelled" and st.resumable
     assert win.model.state("base").state == "done"
-    assert not project.lock_path.exists()
+    assert project.lock_holder() is None
     assert ws.pipeline.resume_btn.isEnabled()
     n_before = len(snaps.data["test_acc"][0])
     with qtbot.waitSignal(win.model.jobFinished, timeout=180_000) as blocker:
@@ -90,7 +90,7 @@ def test_a_failing_stage_shows_a_dialog_naming_it(make_window, tmp_path, tiny_cf
     wait_job(qtbot, win)
     assert "not found" in win.dialog.text()
     win.dialog.close()
-    assert not project.lock_path.exists()
+    assert project.lock_holder() is None
 
 
 def test_settings_form_applies_and_reports_bad_values(make_window, tiny_project, qtbot):

@@ -44,32 +44,37 @@ def run(ctx: StageContext) -> Iterator[Event]:
     ckpt = Checkpoint(ctx.project, STAGE, ctx.project.fingerprint(STAGE, cfg))
     curve = Curve(ctx.project, STAGE, "curve")
     epoch, step_in_epoch, elapsed, sums = 0, 0, 0.0, [0.0, 0, 0]  # loss sum, correct, seen
+    train_secs = 0.0  # time in training steps only: t_orge of eq. 11 excludes the per-epoch test pass
     aug_gen = torch.Generator()
-    state = ckpt.load()
-    if state:
+
+    def restore(state: dict) -> None:
+        nonlocal epoch, step_in_epoch, elapsed, sums, train_secs
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["schedule"])
         epoch, step_in_epoch, elapsed = state["epoch"], state["step"], state["elapsed"]
-        sums = list(state["sums"])
+        sums, train_secs = list(state["sums"]), state["train_seconds"]
         curve.rows = list(state["curve"])
         aug_gen.set_state(state["aug_rng"])
+
+    if ckpt.restore(restore):
         yield Message(STAGE, f"resumed at epoch {epoch + 1}, step {step_in_epoch}")
 
     def snapshot() -> dict:
         return {"model": model.state_dict(), "optimizer": opt.state_dict(), "schedule": sched.state_dict(),
                 "epoch": epoch, "step": step_in_epoch, "elapsed": elapsed + time.perf_counter() - t0,
-                "sums": sums, "curve": curve.rows, "aug_rng": aug_gen.get_state()}
+                "sums": sums, "curve": curve.rows, "aug_rng": aug_gen.get_state(),
+                "train_seconds": train_secs + time.perf_counter() - t_steps}
 
     test_x = data.test_x
-    t0 = time.perf_counter()
+    t0 = t_steps = time.perf_counter()
     try:
         while epoch < b.epochs:
             perm = epoch_permutation(n, ctx.seed(0), epoch)
             if step_in_epoch == 0:  # mid-epoch, the restored state continues the epoch's draws
                 aug_gen.manual_seed(ctx.seed(0) * 7919 + epoch)
             model.train()
-            t_epoch = time.perf_counter()
+            t_epoch = t_steps = time.perf_counter()
             while step_in_epoch < spe:
                 ctx.cancel.check()
                 idx = perm[step_in_epoch * b.batch_size:(step_in_epoch + 1) * b.batch_size]
@@ -92,6 +97,8 @@ def run(ctx: StageContext) -> Iterator[Event]:
                 if step_in_epoch % 10 == 0 or step_in_epoch == spe:
                     yield Progress(STAGE, done, total, f"epoch {epoch + 1}/{b.epochs} · loss {sums[0] / sums[2]:.4f}")
                 ckpt.maybe_save(snapshot)
+            train_secs += time.perf_counter() - t_steps
+            t_steps = time.perf_counter()
             model.eval()
             logits = predict(model, (normalize(test_x[i:i + 1000].to(dev), data.mean, data.std)
                                      for i in range(0, len(test_x), 1000)))
@@ -122,4 +129,5 @@ def run(ctx: StageContext) -> Iterator[Event]:
     ctx.forget_base()
     yield Message(STAGE, f"base model: test accuracy {test_acc:.4f}")
     return {"test_acc": test_acc, "test_loss": test_loss, "epochs": b.epochs, "compute_seconds": seconds,
-            "seconds_per_epoch": (seconds / b.epochs) if b.epochs else 0.0}
+            "seconds_per_epoch": (seconds / b.epochs) if b.epochs else 0.0,
+            "train_seconds_per_epoch": (train_secs / b.epochs) if b.epochs else 0.0}

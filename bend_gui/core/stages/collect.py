@@ -46,15 +46,17 @@ def run(ctx: StageContext) -> Iterator[Event]:
     snaps_curve = Curve(ctx.project, STAGE, "snapshots")
     loss_curve = Curve(ctx.project, STAGE, "curve")
     it, snapshots, elapsed, loss_sum, loss_n = 0, [], 0.0, 0.0, 0
-    state = ckpt.load()
-    if state:
+
+    def restore(state: dict) -> None:
+        nonlocal it, snapshots, elapsed
         set_vector(model, subset, state["vector"])
         opt.load_state_dict(state["optimizer"])
         it, snapshots, elapsed = state["iteration"], list(state["snapshots"]), state["elapsed"]
         snaps_curve.rows, loss_curve.rows = list(state["snapshots_curve"]), list(state["curve"])
+
+    set_vector(model, subset, start_vec)
+    if ckpt.restore(restore):
         yield Message(STAGE, f"resumed with {len(snapshots)} of {c.k} snapshots")
-    else:
-        set_vector(model, subset, start_vec)
 
     start_acc = features_accuracy(tail, test_f, data.test_y, cfg.evaluate.batch_size)
 

@@ -47,7 +47,7 @@ def run(ctx: StageContext) -> Iterator[Event]:
         b["d_i"] = M.diversity_within(preds[name], C)
         b["iou_within"] = M._mean_offdiag(M.iou_matrix(preds[name], y))
         baselines[name] = b
-    diversity = M.diversity_block(preds["generated"], preds["original"], y, C)
+    diversity = M.diversity_block(preds["generated"], preds["original"], y, C, seed)
     calibration = {name: M.calibration(preds[name], outs[name].mean_probs.numpy(), y, C, e.ece_bins, seed)
                    for name in outs}
     for name, o in outs.items():
@@ -57,7 +57,9 @@ def run(ctx: StageContext) -> Iterator[Event]:
             "ece_mean": float(np.mean([M.ece(o.confidence[i].float().numpy(), correct[i], e.ece_bins)
                                        for i in range(len(correct))]))}
     eff = _efficiency(ctx, len(snaps))
-    metrics = {**{k: v for k, v in row.items()}, "generator": gen["generator"], "n_test": int(len(y)),
+    gen_info = ctx.project.manifest()["stages"].get("generate", {}).get("info", {})
+    metrics = {**{k: v for k, v in row.items()}, "generator": gen["generator"], "sampler": gen_info.get("sampler"),
+               "n_test": int(len(y)),
                "num_classes": C, "efficiency": eff, "diversity": diversity, "baselines": baselines,
                "calibration": calibration, "member_batching": batching}
     out_dir = ctx.project.dir(STAGE)
@@ -82,7 +84,8 @@ def run(ctx: StageContext) -> Iterator[Event]:
 def _efficiency(ctx: StageContext, k: int) -> dict:
     info = {s: v.get("info", {}) for s, v in ctx.project.manifest()["stages"].items()}
     base, col = info.get("base", {}), info.get("collect", {})
-    return M.efficiency(t_orge=float(base.get("seconds_per_epoch", 0.0)), k_pre=int(base.get("epochs", 0)),
+    return M.efficiency(t_orge=float(base.get("train_seconds_per_epoch", base.get("seconds_per_epoch", 0.0))),
+                        k_pre=int(base.get("epochs", 0)), collect_epochs=col.get("epochs"),
                         t_org=float(base.get("compute_seconds", 0.0)) + float(col.get("compute_seconds", 0.0)),
                         t_ate=float(info.get("autoencoder", {}).get("compute_seconds", 0.0)),
                         t_ddpm=float(info.get("diffusion", {}).get("compute_seconds", 0.0)),

@@ -8,6 +8,7 @@ from typing import Iterator
 import torch
 
 from ..context import StageContext
+from ..errors import BendError
 from ..events import Event, Message, Progress
 from ..fileio import load_tensors, save_tensors
 from ..generators import baseline
@@ -40,8 +41,10 @@ def run(ctx: StageContext) -> Iterator[Event]:
                            average_size=g.average_size)
         how = "baseline"
     seconds = time.perf_counter() - t0
-    if not torch.isfinite(members).all():
-        yield Message(STAGE, "warning: some generated numbers are not finite")
+    bad = int((~torch.isfinite(members).all(1)).sum())
+    if bad:
+        raise BendError(f"{bad} of {g.m} generated members hold non-finite numbers: the generator diverged "
+                        f"(check [diffusion] beta_end, timesteps and steps, or retrain stages 2-3)")
     yield Message(STAGE, f"{g.m} members from {g.generator} ({how}) in {seconds:.2f} s")
     baselines = {}
     for name in g.baselines:
