@@ -56,6 +56,9 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         self._action(file, "Open the &demo project", self.open_demo)
         file.addSeparator()
+        self.act_export_results = self._action(file, "Export &results…", self.export_results)
+        self.act_export_ensemble = self._action(file, "Export &ensemble (.pt)…", self.export_ensemble)
+        file.addSeparator()
         self.act_close = self._action(file, "&Close project", self.close_project, QKeySequence.StandardKey.Close)
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         help_ = self.menuBar().addMenu("&Help")
@@ -146,6 +149,20 @@ class MainWindow(QMainWindow):
         self.project_label.clear()
         self._show_device()
         return True
+
+    @Slot()
+    def export_results(self) -> None:
+        if self.workspace is None:
+            self.show_error("Export results", "Open a project first.")
+            return
+        self.workspace.page("Table 3").open_export_results()
+
+    @Slot()
+    def export_ensemble(self) -> None:
+        if self.workspace is None:
+            self.show_error("Export ensemble", "Open a project first.")
+            return
+        self.workspace.page("Table 3").open_export_ensemble()
 
     # --- feedback ------------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from .activity import ActivityBar
 from .monitors import MonitorsPage
 from .pipeline_panel import PipelinePanel
 from .project_model import ProjectModel
+from .views import RESULT_PAGES
 
 
 class ProjectWorkspace(QWidget):
@@ -20,6 +21,8 @@ class ProjectWorkspace(QWidget):
         self.tabs.setObjectName("pages")
         self.monitors = MonitorsPage(model)
         self.tabs.addTab(self.monitors, "Monitors")
+        for title, page in RESULT_PAGES:
+            self.tabs.addTab(page(model), title)
         self.activity = ActivityBar(model)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.pipeline)

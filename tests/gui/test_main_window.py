@@ -123,3 +123,21 @@ def test_the_event_loop_keeps_running_while_a_job_trains(make_window, tmp_path, 
     wait_job(qtbot, win)
     timer.stop()
     assert len(ticks_during_job) >= 5
+
+
+def test_every_page_is_in_the_workspace_and_shows_the_projects_numbers(make_window, finished_project, qtbot):
+    from bend_gui.core.report import load_metrics, table3_cells
+
+    win = make_window(finished_project.root)
+    tabs = win.workspace.tabs
+    titles = [tabs.tabText(i) for i in range(tabs.count())]
+    assert titles[:6] == ["Monitors", "Generate", "Table 3", "sBEND vs aBEND", "Diversity", "Efficiency"]
+    page = win.workspace.show_page("Table 3")
+    cells = table3_cells(load_metrics(finished_project))
+    shown = {page.table.horizontalHeaderItem(c).text(): page.table.item(0, c).text()
+             for c in range(page.table.columnCount())}
+    assert shown["sBEND"] == cells["sbend"] and shown["aBEND"] == cells["abend"]
+    for i in range(tabs.count()):  # every page can be shown
+        tabs.setCurrentIndex(i)
+        qtbot.wait(20)
+    assert win.act_export_results.isEnabled() and win.act_export_ensemble.isEnabled()

@@ -1,0 +1,22 @@
+"""Results pages of an open project, each built from the ProjectModel: `(model, parent=None)`.
+
+RESULT_PAGES lists them with the tab titles the workspace shows them under.
+"""
+
+from __future__ import annotations
+
+from .diversity import DiversityPage
+from .efficiency import EfficiencyPage
+from .generation import GenerationPage
+from .table3 import Table3Page
+from .votes import VotesPage
+
+RESULT_PAGES = [
+    ("Generate", GenerationPage),
+    ("Table 3", Table3Page),
+    ("sBEND vs aBEND", VotesPage),
+    ("Diversity", DiversityPage),
+    ("Efficiency", EfficiencyPage),
+]
+
+__all__ = ["RESULT_PAGES", "DiversityPage", "EfficiencyPage", "GenerationPage", "Table3Page", "VotesPage"]

@@ -1,0 +1,290 @@
+"""What every results page shares: loading through core.results, an empty state, a stale note, and
+redrawing only when the evaluate stage rewrote its files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMessageBox, QPushButton, QSizePolicy, QStackedWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from ...core.errors import BendError
+from ...core.project import STAGE_TITLES
+from ...core.results import Results, load_results, results_signature, staleness
+from ..plots import ExportButtons, export_png, write_rows_csv
+from ..project_model import ProjectModel
+
+STALE_STYLE = "background: #fff3e0; color: #8a4b00; border: 1px solid #ffb74d; padding: 4px;"
+MUTED = "color: #666;"
+
+
+class EmptyState(QWidget):
+    """Shown instead of a page's plots while there are no results, with a way to make them."""
+
+    def __init__(self, model: ProjectModel, what: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model = model
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.text.setStyleSheet("color: #555; font-size: 11pt;")
+        self.what = what
+        self.run_btn = QPushButton("Run the pipeline up to evaluate")
+        self.run_btn.setToolTip("runs every stage that is not done yet, then evaluates the ensembles")
+        self.run_btn.clicked.connect(self._run)
+        lay = QVBoxLayout(self)
+        lay.addStretch(1)
+        lay.addWidget(self.text)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.run_btn)
+        row.addStretch(1)
+        lay.addLayout(row)
+        lay.addStretch(2)
+        model.busyChanged.connect(self._on_busy)
+        self.show_missing()
+
+    def show_missing(self) -> None:
+        self.text.setText(f"No results yet. Run the evaluate stage ({STAGE_TITLES['evaluate']}) to see "
+                          f"{self.what} here.")
+        self._on_busy(self.model.busy)
+
+    def show_error(self, message: str) -> None:
+        self.text.setText(f"The results cannot be read: {message}\n\nRun the evaluate stage again to rewrite them.")
+        self._on_busy(self.model.busy)
+
+    @Slot(bool)
+    def _on_busy(self, busy: bool) -> None:
+        self.run_btn.setEnabled(not busy)
+
+    @Slot()
+    def _run(self) -> None:
+        self.model.run_pipeline(until="evaluate")
+
+
+class ResultsPage(QWidget):
+    """Base of the results pages. Subclasses build their widgets in `build()` and fill them in
+    `show_results(results)`; the base reloads on resultsChanged and statesChanged."""
+
+    WHAT = "the results"
+
+    def __init__(self, model: ProjectModel, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model = model
+        self.results: Results | None = None
+        self._signature: tuple | None = None
+        self.banner = QLabel()
+        self.banner.setObjectName("staleNote")
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet(STALE_STYLE)
+        self.banner.setVisible(False)
+        self.empty = EmptyState(model, self.WHAT)
+        self.content = QWidget()
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self.content)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.banner)
+        lay.addWidget(self.stack, 1)
+        self.build(self.content)
+        model.resultsChanged.connect(self.reload)
+        model.statesChanged.connect(self._on_states)
+        self.reload()
+
+    # --- for subclasses ------------------------------------------------------------------------------
+
+    def build(self, content: QWidget) -> None:
+        raise NotImplementedError
+
+    def show_results(self, results: Results) -> None:
+        raise NotImplementedError
+
+    def clear_results(self) -> None:
+        """Called when the results disappear; pages with their own state reset it here."""
+
+    # --- loading -------------------------------------------------------------------------------------
+
+    @property
+    def has_results(self) -> bool:
+        return self.results is not None
+
+    @Slot()
+    def reload(self) -> None:
+        """Read the results again and redraw everything."""
+        self._signature = None
+        self._on_states()
+
+    @Slot()
+    def _on_states(self) -> None:
+        project = self.model.project
+        states = self.model.states()
+        sig = results_signature(project)
+        if sig == self._signature and self.results is not None:
+            self.results.state, self.results.detail = staleness(states)
+            self._show_banner()
+            return
+        self._signature = sig
+        try:
+            res = load_results(project, states)
+        except BendError as e:
+            self.results = None
+            self.clear_results()
+            self.empty.show_error(str(e))
+            self.stack.setCurrentWidget(self.empty)
+            self.banner.setVisible(False)
+            return
+        self.results = res
+        if res is None:
+            self.clear_results()
+            self.empty.show_missing()
+            self.stack.setCurrentWidget(self.empty)
+        else:
+            self.stack.setCurrentWidget(self.content)
+            try:
+                self.show_results(res)
+            except (BendError, KeyError) as e:
+                self.results = None
+                self.clear_results()
+                self.empty.show_error(f"{type(e).__name__}: {e}" if isinstance(e, KeyError) else str(e))
+                self.stack.setCurrentWidget(self.empty)
+        self._show_banner()
+
+    def _show_banner(self) -> None:
+        note = self.results.stale_note() if self.results is not None else ""
+        self.banner.setText(note)
+        self.banner.setVisible(bool(note))
+
+
+def caption(text: str = "", style: str = MUTED) -> QLabel:
+    """A wrapping label that never widens its layout (a relayout makes pyqtgraph redo its axes)."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setStyleSheet(style)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    return label
+
+
+class NumericItem(QTableWidgetItem):
+    """A table cell that shows formatted text and sorts by its number (text sorting puts 100 before 99)."""
+
+    def __init__(self, text: str, value: float | None):
+        super().__init__(text)
+        self.value = value
+        self.setData(Qt.ItemDataRole.UserRole, value)
+        self.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.setFlags(self.flags() & ~Qt.ItemFlag.ItemIsEditable)
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        a, b = self.value, getattr(other, "value", None)
+        if a is None or b is None:  # missing values sort first
+            return a is None and b is not None
+        return a < b
+
+
+def text_item(text: str) -> QTableWidgetItem:
+    it = QTableWidgetItem(text)
+    it.setFlags(it.flags() & ~Qt.ItemFlag.ItemIsEditable)
+    return it
+
+
+class PlotPanel(QWidget):
+    """A pyqtgraph plot with a title bar holding PNG/CSV export buttons. Subclasses give `csv_table()`
+    (header, rows) and may export a different graphics item than the plot (e.g. with a colour bar)."""
+
+    def __init__(self, stem: str, parent: QWidget | None = None, *, layout_widget: bool = False):
+        super().__init__(parent)
+        self.stem = stem
+        if layout_widget:
+            self.view = pg.GraphicsLayoutWidget()
+            self.plot_item = self.view.addPlot()
+        else:
+            self.view = pg.PlotWidget()
+            self.plot_item = self.view.getPlotItem()
+        self.plot_item.showGrid(x=True, y=True, alpha=0.15)
+        for ax in ("left", "bottom"):
+            self.plot_item.getAxis(ax).enableAutoSIPrefix(False)
+        self.exports = ExportButtons(self)
+        self.note = caption()
+        bar = QHBoxLayout()
+        bar.addWidget(self.note, 1)
+        bar.addWidget(self.exports)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.view, 1)
+        lay.addLayout(bar)
+
+    def add_bottom_legend(self, columns: int = 2) -> pg.LegendItem:
+        """A legend under the plot (needs layout_widget=True): it never hides data or line labels, and
+        the PNG export of the layout includes it."""
+        legend = pg.LegendItem(colCount=columns, labelTextSize="9pt", horSpacing=20)
+        self.view.addItem(legend, row=1, col=0)
+        return legend
+
+    def file_stem(self) -> str:
+        return self.stem
+
+    def export_item(self):
+        return self.view.ci if isinstance(self.view, pg.GraphicsLayoutWidget) else self.plot_item
+
+    def export_png(self, path: str | Path) -> bool:
+        return checked_export(self, path, lambda tmp: export_png(self.export_item(), tmp))
+
+    def csv_table(self) -> tuple[list[str], list[list]]:
+        raise NotImplementedError
+
+    def export_csv(self, path: str | Path) -> bool:
+        header, rows = self.csv_table()
+        return checked_export(self, path, lambda tmp: write_rows_csv(tmp, header, rows))
+
+
+def checked_export(parent: QWidget, path: str | Path, write) -> bool:
+    """`write(tmp)` to a temporary file beside `path`, then rename it over `path`; tell the user in a
+    non-blocking box when that fails. Qt's image writers report a failure only by not writing the file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        write(tmp)
+        if not tmp.is_file() or tmp.stat().st_size == 0:
+            raise OSError(0, "nothing was written (is the folder writable?)")
+        os.replace(tmp, path)
+        return True
+    except OSError as e:
+        if tmp.parent.is_dir():
+            tmp.unlink(missing_ok=True)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Export", f"Could not write {path}: {e.strerror or e}",
+                          parent=parent)
+        box.open()
+        parent.export_error = box
+        return False
+
+
+def legend_sample(pen=None, brush=None):
+    """An item that only stands in the legend for something the legend cannot draw (a line or band)."""
+    if brush is not None:
+        return pg.BarGraphItem(x=[0], height=[1], width=1, pen=pen, brush=brush)
+    return pg.PlotDataItem([0, 1], [0, 0], pen=pen)
+
+
+def log_ticks(lo: float, hi: float, unit: str = "") -> list[list[tuple[float, str]]]:
+    """Ticks of a log axis between lo and hi (> 0) at 1, 2, 5 × 10^k written as plain numbers: pyqtgraph's
+    own log ticks write 2·10¹, 3·10¹, … and crowd into each other."""
+    lo, hi = max(lo, 1e-12), max(hi, lo * 10)
+    major, minor = [], []
+    for e in range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 2):
+        for mant in (1, 2, 5):
+            v = mant * 10.0 ** e
+            if lo / 1.5 <= v <= hi * 1.5:
+                (major if mant == 1 else minor).append((float(np.log10(v)), _plain(v) + unit))
+    return [major, minor]
+
+
+def _plain(v: float) -> str:
+    if v >= 1:
+        return f"{v:,.0f}"
+    return f"{v:.10f}".rstrip("0")

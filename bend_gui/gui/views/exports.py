@@ -1,0 +1,113 @@
+"""'Export results…' (every table as CSV plus metrics.json) and 'Export ensemble…' (the .pt bundle).
+Both are fast and run in the GUI thread; the computation is core's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+                               QLineEdit, QMessageBox, QPushButton, QWidget)
+
+from ...core import bundle
+from ...core.errors import BendError
+from ...core.results import export_results
+from ..project_model import ProjectModel
+
+RULE_HELP = {"sbend": "sBEND: majority vote (Algorithm 1)", "abend": "aBEND: random vote by share (Algorithm 2)",
+             "soft": "soft vote: mean of the members' probabilities"}
+MEMBER_HELP = {"generated": "generated members (stage 4)", "original": "original snapshots (stage 1)"}
+
+
+class _Busy:
+    """A wait cursor for a short job in the GUI thread."""
+
+    def __enter__(self):
+        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+
+    def __exit__(self, *exc):
+        QGuiApplication.restoreOverrideCursor()
+
+
+def export_results_to(model: ProjectModel, folder: str | Path) -> list[Path]:
+    with _Busy():
+        return export_results(model.project, Path(folder))
+
+
+def export_ensemble_to(model: ProjectModel, path: str | Path, members: str = "generated",
+                       rule: str = "sbend") -> dict:
+    with _Busy():
+        return bundle.export(model.project, Path(path), members=members, rule=rule)
+
+
+def show_message(parent: QWidget, title: str, text: str, error: bool = False) -> QMessageBox:
+    box = QMessageBox(QMessageBox.Icon.Warning if error else QMessageBox.Icon.Information, title, text,
+                      parent=parent)
+    box.open()
+    return box
+
+
+class ExportEnsembleDialog(QDialog):
+    """Members, rule and file of the bundle; OK writes it (the dialog stays open on an error)."""
+
+    def __init__(self, model: ProjectModel, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model = model
+        self.setWindowTitle("Export ensemble")
+        self.members = QComboBox()
+        for key, text in MEMBER_HELP.items():
+            self.members.addItem(text, key)
+        self.rule = QComboBox()
+        for key, text in RULE_HELP.items():
+            self.rule.addItem(text, key)
+        self.path = QLineEdit(str(Path.home() / f"{model.project.name}-ensemble.pt"))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.path, 1)
+        row.addWidget(browse)
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #b00020;")
+        self.summary: dict | None = None
+        form = QFormLayout(self)
+        form.addRow("members", self.members)
+        form.addRow("bagging rule", self.rule)
+        form.addRow("file", row)
+        form.addRow(QLabel("Load it with bend_gui.bundle.load(path); its predict(x) applies the rule."))
+        form.addRow(self.error)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self.save)
+        self.buttons.rejected.connect(self.reject)
+        form.addRow(self.buttons)
+        self.resize(560, self.sizeHint().height())
+
+    @Slot()
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export ensemble", self.path.text(), "BEND ensemble (*.pt)")
+        if path:
+            self.path.setText(path)
+
+    @Slot()
+    def save(self) -> bool:
+        text = self.path.text().strip()
+        if not text:
+            self.error.setText("Choose a file name.")
+            return False
+        path = Path(text).expanduser()
+        if path.suffix != ".pt":
+            path = path.with_name(path.name + ".pt")
+        if not path.parent.is_dir():
+            self.error.setText(f"{path.parent}: no such folder.")
+            return False
+        try:
+            self.summary = export_ensemble_to(self.model, path, self.members.currentData(), self.rule.currentData())
+        except BendError as e:
+            self.error.setText(str(e))
+            return False
+        except OSError as e:
+            self.error.setText(f"{path}: cannot write ({e.strerror or e})")
+            return False
+        self.accept()
+        return True

@@ -1,0 +1,246 @@
+"""The generation panel: the [generate] settings (how many members, which generator, the sampler), a
+Generate button that reruns generation and evaluation as a job, and the members' accuracies against the
+snapshots' as two histograms on the same bins."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
+
+from ...core.config import ConfigError
+from ...core.errors import BendError
+from ...core.project import STAGE_TITLES, STAGES
+from ...core.report import pct
+from ...core.results import GENERATED, ORIGINAL, Results, accuracy_histogram
+from ..plots import PALETTE
+from ..project_model import ProjectModel
+from ..settings_form import SettingsForm
+from .common import PlotPanel, ResultsPage, caption, legend_sample
+
+# Stages whose outputs the generate stage reads.
+NEEDED = STAGES[:STAGES.index("generate")]
+DIFFUSION_ONLY = ("sampler", "sampling_steps", "decode_noise")
+LABELS = {"decode_noise": "latent noise σ (decode_noise)", "m": "members m", "sampling_steps": "sampling steps"}
+SET_COLORS = {GENERATED: PALETTE[0], ORIGINAL: PALETTE[7]}
+
+
+class MemberHistogram(PlotPanel):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("member-accuracy-histogram", parent)
+        pi = self.plot_item
+        pi.setTitle("Test accuracy of single members", size="10pt")
+        pi.setLabel("bottom", "test accuracy of one member (%)")
+        pi.setLabel("left", "share of the set (%)")
+        self.legend = pi.addLegend(offset=(10, 10))
+        self.curves, self.means, self.samples = {}, {}, {}
+        for s in (ORIGINAL, GENERATED):
+            c = pg.mkColor(SET_COLORS[s])
+            fill = pg.mkColor(SET_COLORS[s])
+            fill.setAlpha(70 if s == GENERATED else 55)
+            self.curves[s] = pi.plot([0, 1], [0], stepMode="center", fillLevel=0, fillOutline=True,
+                                     pen=pg.mkPen(c, width=2), brush=pg.mkBrush(fill))
+            self.samples[s] = legend_sample(pg.mkPen(c, width=2), pg.mkBrush(fill))
+            self.means[s] = pg.InfiniteLine(angle=90, pen=pg.mkPen(c, width=1.5, style=Qt.PenStyle.DashLine))
+            pi.addItem(self.means[s])
+        self.edges = np.zeros(0)
+        self.counts: dict[str, np.ndarray] = {}
+        self.sizes: dict[str, int] = {}
+        self.generator = "generated"
+
+    def set_data(self, res: Results) -> None:
+        groups = {s: res.member_accuracies(s) for s in (GENERATED, ORIGINAL)}
+        groups = {s: v for s, v in groups.items() if len(v)}
+        n = int(res.metrics.get("n_test") or 0)
+        self.edges, self.counts = accuracy_histogram(groups, 1 / n if n else 1e-4)
+        self.sizes = {s: len(v) for s, v in groups.items()}
+        self.generator = res.metrics.get("generator", "generated")
+        names = {GENERATED: f"generated · {self.generator} (m = {self.sizes.get(GENERATED, 0)})",
+                 ORIGINAL: f"snapshots (k = {self.sizes.get(ORIGINAL, 0)})"}
+        self.legend.clear()
+        for s, curve in self.curves.items():
+            if s in self.counts:
+                curve.setData(100 * self.edges, 100 * self.counts[s] / self.sizes[s])
+                self.means[s].setValue(100 * float(groups[s].mean()))
+                self.legend.addItem(self.samples[s], names[s])
+            curve.setVisible(s in self.counts)
+            self.means[s].setVisible(s in self.counts)
+        self.plot_item.enableAutoRange()
+        parts = []
+        for s, v in groups.items():
+            who = f"generated ({self.generator}, m = {len(v)})" if s == GENERATED else f"snapshots (k = {len(v)})"
+            parts.append(f"<b>{who}</b>: mean {pct(v.mean())} %, median {pct(float(np.median(v)))} %, "
+                         f"min {pct(v.min())} %, max {pct(v.max())} %")
+        step = 100 * (self.edges[1] - self.edges[0]) if len(self.edges) > 1 else 0
+        self.note.setText("<br>".join(parts) + f"<br>bins of {step:.2f} points of accuracy; dashed lines: means")
+
+    def csv_table(self):
+        header = ["bin_low (%)", "bin_high (%)"]
+        for s in self.counts:
+            header += [f"{s} count", f"{s} share (%)"]
+        rows = []
+        for i in range(len(self.edges) - 1):
+            row = [round(100 * self.edges[i], 6), round(100 * self.edges[i + 1], 6)]
+            for s, c in self.counts.items():
+                row += [int(c[i]), 100 * c[i] / self.sizes[s]]
+            rows.append(row)
+        return header, rows
+
+
+class MemberAccuracyView(ResultsPage):
+    WHAT = "the members' accuracies"
+
+    def build(self, content: QWidget) -> None:
+        self.histogram = MemberHistogram()
+        lay = QVBoxLayout(content)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.histogram)
+
+    def show_results(self, res: Results) -> None:
+        self.histogram.set_data(res)
+
+
+class GenerationPage(QWidget):
+    """Edit [generate], then Generate: saves project.toml and reruns generate + evaluate as one job."""
+
+    def __init__(self, model: ProjectModel, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model = model
+        self._running = False
+        self.form = SettingsForm(["generate"])
+        self.form.setObjectName("generateForm")
+        self.form.set_config(model.config)
+        form_layout: QFormLayout = self.form.widget("generate", "m").parentWidget().layout()
+        self._form_layout = form_layout
+        for key, text in LABELS.items():
+            label = form_layout.labelForField(self.form.widget("generate", key))
+            if label is not None:
+                label.setText(text)
+        self.generate_btn = QPushButton("Generate")
+        self.generate_btn.setObjectName("generate")
+        self.generate_btn.setToolTip("save these settings, make the members and evaluate them (one job)")
+        self.cancel_btn = QPushButton("Cancel")
+        self.revert_btn = QPushButton("Revert")
+        self.revert_btn.setToolTip("back to the settings saved in project.toml")
+        self.why = caption()
+        self.why.setObjectName("whyDisabled")
+        self.status = caption()
+        self.status.setObjectName("generateStatus")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.revert_btn)
+        buttons.addStretch(1)
+        buttons.addWidget(self.cancel_btn)
+        buttons.addWidget(self.generate_btn)
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        title = QLabel("Generate members")
+        title.setStyleSheet("font-weight: bold; font-size: 11pt;")
+        ll.addWidget(title)
+        ll.addWidget(caption("Generate saves these settings to project.toml and reruns stage 4 (generate) and "
+                             "stage 5 (evaluate); progress and Cancel are in the activity bar too."))
+        ll.addWidget(self.form, 1)
+        ll.addLayout(buttons)
+        ll.addWidget(self.why)
+        ll.addWidget(self.status)
+        self.view = MemberAccuracyView(model)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(self.view)
+        split.setStretchFactor(1, 1)
+        split.setSizes([380, 660])
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(split)
+
+        self.generate_btn.clicked.connect(self.generate)
+        self.cancel_btn.clicked.connect(model.cancel)
+        self.revert_btn.clicked.connect(self._revert)
+        self.form.edited.connect(self._update)
+        model.configChanged.connect(self._revert)
+        model.statesChanged.connect(self._update)
+        model.busyChanged.connect(self._on_busy)
+        model.jobFinished.connect(self._on_finished)
+        self._update()
+
+    # --- state ---------------------------------------------------------------------------------------
+
+    def missing_stages(self) -> list[str]:
+        return [s for s in NEEDED if self.model.state(s).state != "done"]
+
+    def _generator(self) -> str:
+        return self.form.widget("generate", "generator").currentText()
+
+    @Slot()
+    def _update(self, *_) -> None:
+        diffusion = self._generator() == "diffusion"
+        for key in DIFFUSION_ONLY:
+            self._form_layout.setRowVisible(self.form.widget("generate", key), diffusion)
+        ddim = self.form.widget("generate", "sampler").currentText() == "ddim"
+        steps = self.form.widget("generate", "sampling_steps")
+        steps.setEnabled(ddim)
+        steps.setToolTip("DDIM steps" if ddim else "DDPM always takes all T steps of the diffusion schedule")
+        busy = self.model.busy
+        missing = self.missing_stages()
+        self.generate_btn.setEnabled(not busy and not missing)
+        self.cancel_btn.setEnabled(busy)
+        self.form.setEnabled(not busy)
+        self.revert_btn.setEnabled(not busy)
+        if busy:
+            self.why.setText("A job is running: settings are locked until it ends.")
+        elif missing:
+            titles = ", ".join(STAGE_TITLES[s] for s in missing)
+            self.why.setText(f"Generate needs the stages before it: {titles} "
+                             f"{'is' if len(missing) == 1 else 'are'} not done. Run them in the pipeline first.")
+        else:
+            self.why.setText("")
+
+    @Slot(bool)
+    def _on_busy(self, busy: bool) -> None:
+        self._update()
+
+    @Slot()
+    def _revert(self) -> None:
+        self.form.set_config(self.model.config)
+        self._update()
+
+    # --- actions -------------------------------------------------------------------------------------
+
+    @Slot()
+    def generate(self) -> bool:
+        """Save the form's [generate] settings and run generate + evaluate; False when nothing started."""
+        if self.missing_stages() or self.model.busy:
+            self._update()
+            return False
+        try:
+            cfg = self.form.config()
+        except ConfigError:
+            return False  # the form shows the message
+        try:
+            self.model.save_config(cfg)
+        except BendError as e:
+            self.form.error.setText(str(e))
+            return False
+        started = self.model.run_pipeline(until="evaluate", force=("generate", "evaluate"))
+        self._running = started
+        g = cfg.generate
+        how = (f"{g.sampler.upper()}" + (f", {g.sampling_steps} steps" if g.sampler == "ddim" else "")
+               + (f", σ = {g.decode_noise:g}" if g.decode_noise else "")) if g.generator == "diffusion" else "baseline"
+        self.status.setText(f"Generating {g.m} members with {g.generator} ({how}), seed {g.seed}, then "
+                            f"evaluating…" if started else "Another job is running; try again when it ends.")
+        return started
+
+    @Slot(str, str, str)
+    def _on_finished(self, name: str, outcome: str, message: str) -> None:
+        if not self._running:
+            return
+        self._running = False
+        if outcome == "done":
+            res = self.view.results
+            tail = (f": sBEND {pct(res.metrics['sbend'])} %, member mean {pct(res.metrics['gen_mean'])} %"
+                    if res is not None else "")
+            self.status.setText(f"Generated and evaluated{tail}.")
+        elif outcome == "cancelled":
+            self.status.setText("Cancelled. The previous members and results stay on disk.")
+        else:
+            self.status.setText("Failed: " + (message.splitlines()[0] if message else "see the error message"))
