@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -132,6 +133,96 @@ def cmd_layers(args) -> int:
     return 0
 
 
+def _drive(events, label: str, quiet: bool) -> int:
+    """Run a core job with a tqdm bar and Ctrl-C as cancel; 0 when done, 130 when cancelled."""
+    from tqdm import tqdm
+
+    cancel = events.cancel
+    def on_sigint(signum, frame):
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        tqdm.write("cancelling at the next safe point (Ctrl-C again to abort at once)…")
+
+    old = signal.signal(signal.SIGINT, on_sigint)
+    bar = tqdm(total=1, desc=label, unit="step", dynamic_ncols=True, disable=quiet or None)
+    try:
+        for ev in events.run(cancel):
+            if isinstance(ev, Progress):
+                if bar.total != ev.total:
+                    bar.total = ev.total
+                bar.n = ev.done
+                bar.set_postfix_str(ev.text, refresh=False)
+                bar.refresh()
+            elif isinstance(ev, Message) and not quiet:
+                tqdm.write(f"{ev.stage}: {ev.text}")
+    except Cancelled:
+        bar.close()
+        print("cancelled; what was finished is saved", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, old)
+        bar.close()
+    return 0
+
+
+class _Job:
+    """A core generator factory and its cancel flag, for _drive."""
+
+    def __init__(self, factory):
+        self.cancel = CancelFlag()
+        self.run = factory
+
+
+def cmd_sweep(args) -> int:
+    from .core import sweeps
+
+    project = Project.open(args.dir)
+    if not args.summary:
+        seeds = sweeps.parse_values(args.seeds, "--seeds")
+        if args.values is None:
+            raise BendError("--values: give the m or k values, e.g. --values 5,10,20,50,100")
+        values = sweeps.parse_values(args.values, "--values", lo=1)
+        if args.over == "m":
+            job = _Job(lambda cancel: sweeps.sweep_m(project, values, seeds, cancel))
+        else:
+            job = _Job(lambda cancel: sweeps.sweep_k(project, values, seeds, m=args.m, cancel=cancel))
+        rc = _drive(job, f"sweep over {args.over}", args.quiet)
+        if rc:
+            return rc
+    rows = sweeps.load_sweep(project, args.over)
+    if not rows:
+        print(f"no sweep over {args.over} saved in {project.root}")
+        return 0
+    info = sweeps.sweep_info(project, args.over) or {}
+    fixed = f"m = {info.get('m')}" if args.over == "k" else f"k = {info.get('k')} snapshots"
+    print(f"accuracy (%) vs {args.over} · {info.get('describe', '')} · {fixed} · {info.get('n_test')} test images · "
+          f"mean ± std over seeds" + ("" if info.get("current", True) else
+                                      " · STALE: made with an earlier generator or other settings"))
+    print(sweeps.format_summary(rows, args.over))
+    print(f"rows: {sweeps.sweep_path(project, args.over)}")
+    return 0
+
+
+def cmd_ablation(args) -> int:
+    from .core import ablation
+
+    project = Project.open(args.dir)
+    for layers in args.add or []:
+        child = ablation.add_variant(project, layers)
+        print(f"added variant {child.root.name} ({layers})")
+    for slug in args.remove or []:
+        ablation.remove_variant(project, slug)
+        print(f"removed variant {slug}")
+    if args.run:
+        rc = _drive(_Job(lambda cancel: ablation.run_variants(project, cancel)), "ablation", args.quiet)
+        if rc:
+            return rc
+    print("Table 5 · test accuracy (%) per parameter subset of the same base network")
+    print(ablation.format_table5(ablation.table5(project)))
+    return 0
+
+
 def cmd_templates(args) -> int:
     for name, path in list_templates().items():
         cfg = C.load(path)
@@ -183,6 +274,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="also modules without parameters of their own")
     p.set_defaults(func=cmd_layers)
 
+    p = sub.add_parser("sweep", help="accuracy vs m (one trained generator) or vs k (a generator trained per "
+                       "point), mean ± std over seeds (BEND Figure 5)")
+    p.add_argument("dir")
+    p.add_argument("--over", choices=("m", "k"), required=True)
+    p.add_argument("--values", help="comma-separated m or k values, e.g. 5,10,20,50,100")
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
+    p.add_argument("--m", type=int, help="k-sweep only: members generated per point (default [generate] m)")
+    p.add_argument("--summary", action="store_true", help="only print the saved sweep")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("ablation", help="layer ablation (BEND Table 5): variants of the subset sharing the base")
+    p.add_argument("dir")
+    p.add_argument("--add", action="append", metavar="LAYERS", help="add a variant, e.g. --add bn4 or "
+                   "--add 'bn3,fc2' (module names or glob patterns)")
+    p.add_argument("--remove", action="append", metavar="SLUG", help="delete a variant's folder")
+    p.add_argument("--run", action="store_true", help="run the variants that are not done")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages")
+    p.set_defaults(func=cmd_ablation)
+
     p = sub.add_parser("templates", help="list project templates")
     p.set_defaults(func=cmd_templates)
     return ap
@@ -195,6 +306,12 @@ def main(argv: list[str] | None = None) -> int:
     except BendError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except Exception as e:  # noqa: BLE001 - a bug, not bad input: one line, the traceback on request
+        if os.environ.get("BEND_DEBUG"):
+            raise
+        first = str(e).splitlines()[0] if str(e) else ""
+        print(f"error: {type(e).__name__}: {first} (set BEND_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from bend_gui.core.report import (TABLE3_COLUMNS, load_metrics, number, pct, pct
 from bend_gui.gui.plots import configure_pyqtgraph
 from bend_gui.gui.project_model import ProjectModel
 from bend_gui.gui.runner import JobRunner
-from bend_gui.gui.views import (RESULT_PAGES, DiversityPage, EfficiencyPage, GenerationPage, Table3Page,
+from bend_gui.gui.views import (RESULT_PAGES, SweepsPage, AblationPage, DiversityPage, EfficiencyPage, GenerationPage, Table3Page,
                                 VotesPage)
 from bend_gui.gui.views import votes as votes_module
 from bend_gui.gui.views.common import NumericItem
@@ -281,10 +281,15 @@ def test_efficiency_page_shows_the_measured_times_and_break_even(open_page, vari
 
 # --- empty and stale -------------------------------------------------------------------------------------
 
+# The pages of the evaluate stage's results (the sweeps and ablation pages have empty states of their own,
+# tested in test_sweep_views.py).
+STAGE_RESULT_PAGES = [(t, c) for t, c in RESULT_PAGES if c not in (SweepsPage, AblationPage)]
+
+
 def test_pages_show_an_empty_state_without_results(open_page, tmp_path, tiny_cfg):
     project = Project.create(tmp_path / "fresh", tiny_cfg)
     model = ProjectModel(project, JobRunner())
-    for _, cls in RESULT_PAGES:
+    for _, cls in STAGE_RESULT_PAGES:
         page = open_page(cls, project, model)
         view = page.view if isinstance(page, GenerationPage) else page
         assert view.stack.currentWidget() is view.empty and view.results is None
@@ -297,7 +302,7 @@ def test_pages_show_an_empty_state_without_results(open_page, tmp_path, tiny_cfg
 
 def test_pages_mark_stale_results_and_keep_showing_them(open_page, varied_project):
     model = ProjectModel(varied_project, JobRunner())
-    pages = [open_page(cls, varied_project, model) for _, cls in RESULT_PAGES]
+    pages = [open_page(cls, varied_project, model) for _, cls in STAGE_RESULT_PAGES]
     views = [p.view if isinstance(p, GenerationPage) else p for p in pages]
     assert not any(v.banner.isVisible() for v in views)
     cfg = model.config.copy()

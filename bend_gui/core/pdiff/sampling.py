@@ -22,18 +22,33 @@ def load_autoencoder(project: Project, device: torch.device) -> tuple[ParamAutoe
 
 
 class DiffusionGenerator:
+    """Loaded from a project's autoencoder and diffusion stages, or built from modules trained in memory
+    (`from_modules`, what the k-sweep does)."""
+
     def __init__(self, project: Project, device: torch.device):
-        self.device = device
-        self.ae, self.norm = load_autoencoder(project, device)
+        ae, norm = load_autoencoder(project, device)
         saved = load_tensors(project.dir("diffusion") / "model.pt")
         spec = saved["spec"]
-        self.denoiser = Denoiser(spec["latent_dim"], spec["channels"], spec["t_dim"])
-        self.denoiser.load_state_dict(saved["ema_state_dict"])
-        self.denoiser.to(device).eval()
+        denoiser = Denoiser(spec["latent_dim"], spec["channels"], spec["t_dim"])
+        denoiser.load_state_dict(saved["ema_state_dict"])
         s = saved["schedule"]
-        self.schedule = Schedule(s["timesteps"], s["beta_start"], s["beta_end"])
-        self.latent_mean = saved["latent_mean"].to(device)
-        self.latent_std = float(saved["latent_std"])
+        self._attach(ae, norm, denoiser, Schedule(s["timesteps"], s["beta_start"], s["beta_end"]),
+                     saved["latent_mean"], float(saved["latent_std"]), device)
+
+    @classmethod
+    def from_modules(cls, ae: ParamAutoencoder, norm: Normalizer, denoiser: Denoiser, schedule: Schedule,
+                     latent_mean: torch.Tensor, latent_std: float, device: torch.device) -> "DiffusionGenerator":
+        gen = cls.__new__(cls)
+        gen._attach(ae, norm, denoiser, schedule, latent_mean, latent_std, device)
+        return gen
+
+    def _attach(self, ae, norm, denoiser, schedule, latent_mean, latent_std, device) -> None:
+        self.device = device
+        self.ae, self.norm = ae.to(device).eval(), norm
+        self.denoiser = denoiser.to(device).eval()
+        self.schedule = schedule
+        self.latent_mean = latent_mean.to(device)
+        self.latent_std = float(latent_std)
 
     @torch.no_grad()
     def sample(self, m: int, *, sampler: str, steps: int, decode_noise: float, seed: int,

@@ -5,9 +5,11 @@ RESULT_PAGES lists them with the tab titles the workspace shows them under.
 
 from __future__ import annotations
 
+from .ablation import AblationPage
 from .diversity import DiversityPage
 from .efficiency import EfficiencyPage
 from .generation import GenerationPage
+from .sweeps import SweepsPage
 from .table3 import Table3Page
 from .votes import VotesPage
 
@@ -17,6 +19,9 @@ RESULT_PAGES = [
     ("sBEND vs aBEND", VotesPage),
     ("Diversity", DiversityPage),
     ("Efficiency", EfficiencyPage),
+    ("Sweeps", SweepsPage),
+    ("Ablation", AblationPage),
 ]
 
-__all__ = ["RESULT_PAGES", "DiversityPage", "EfficiencyPage", "GenerationPage", "Table3Page", "VotesPage"]
+__all__ = ["RESULT_PAGES", "AblationPage", "DiversityPage", "EfficiencyPage", "GenerationPage", "SweepsPage",
+           "Table3Page", "VotesPage"]

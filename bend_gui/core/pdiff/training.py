@@ -1,0 +1,200 @@
+"""Training the p-diff generator on a given snapshot matrix, one step at a time.
+
+The pipeline's stages (with their checkpoints, curves and reconstruction tests) and the k-sweep (one
+fresh autoencoder + DDPM per point, nothing written) share these trainers, so both train exactly alike.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+
+from ..config import AutoencoderConfig, DiffusionConfig
+from ..events import CancelFlag, Event, Metric, Progress
+from ..subset import Subset
+from .autoencoder import ParamAutoencoder
+from .ddpm import EMA, Denoiser, Schedule
+from .normalize import Normalizer
+from .sampling import DiffusionGenerator
+
+
+class AutoencoderTrainer:
+    """The parameter autoencoder on the k normalised snapshots (noise on input and latent, MSE, AdamW)."""
+
+    def __init__(self, snaps: torch.Tensor, subset: Subset, cfg: AutoencoderConfig, device: torch.device,
+                 seed: int):
+        self.cfg, self.device = cfg, device
+        self.norm = Normalizer.fit(snaps, subset, cfg.normalize)
+        self.x_all = self.norm.encode(snaps).to(device)
+        torch.manual_seed(seed)
+        self.ae = ParamAutoencoder(subset.d, cfg.latent_dim, cfg.channels).to(device)
+        self.opt = torch.optim.AdamW(self.ae.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.g = torch.Generator().manual_seed(seed)
+        self.step = 0
+        self.ae.train()
+
+    @property
+    def params(self) -> int:
+        return sum(p.numel() for p in self.ae.parameters())
+
+    def train_step(self) -> float:
+        k = len(self.x_all)
+        idx = torch.randint(0, k, (min(self.cfg.batch_size, k),), generator=self.g)
+        batch = self.x_all[idx.to(self.device)]
+        loss = F.mse_loss(self.ae(batch, self.cfg.input_noise, self.cfg.latent_noise), batch)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.step += 1
+        return loss.item()
+
+    @torch.no_grad()
+    def reconstruct(self, snaps: torch.Tensor) -> torch.Tensor:
+        """The snapshots through encoder and decoder (no noise), de-normalised, on the CPU."""
+        was_training = self.ae.training
+        self.ae.eval()
+        out = self.norm.decode(self.ae.decode(self.ae.encode(self.norm.encode(snaps).to(self.device)))).cpu()
+        self.ae.train(was_training)
+        return out
+
+    @torch.no_grad()
+    def mse(self) -> float:
+        self.ae.eval()
+        return float(F.mse_loss(self.ae.decode(self.ae.encode(self.x_all)), self.x_all))
+
+    def state(self) -> dict:
+        return {"model": self.ae.state_dict(), "optimizer": self.opt.state_dict(), "rng": self.g.get_state(),
+                "step": self.step}
+
+    def restore(self, state: dict) -> None:
+        self.ae.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.g.set_state(state["rng"])
+        self.step = state["step"]
+
+
+class DiffusionTrainer:
+    """A DDPM on the autoencoder's latents of the snapshots (ε-prediction, BEND eq. 9).
+
+    The snapshots are encoded once, without gradients, and standardised (per-dimension mean, one overall
+    std) so the diffusion sees unit-scale data; sampling undoes it.
+    """
+
+    def __init__(self, ae: ParamAutoencoder, norm: Normalizer, snaps: torch.Tensor, cfg: DiffusionConfig,
+                 device: torch.device, seed: int):
+        self.cfg, self.device, self.ae, self.norm = cfg, device, ae, norm
+        ae.eval()
+        with torch.no_grad():
+            z = ae.encode(norm.encode(snaps).to(device))
+        self.z_mean = z.mean(0)
+        self.z_std = float((z - self.z_mean).std().clamp_min(1e-6))
+        self.z0 = (z - self.z_mean) / self.z_std
+        torch.manual_seed(seed)
+        self.schedule = Schedule(cfg.timesteps, cfg.beta_start, cfg.beta_end)
+        self.model = Denoiser(self.dim, cfg.channels).to(device)
+        self.ema = EMA(self.model, cfg.ema_decay)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr)
+        self.g = torch.Generator().manual_seed(seed)
+        self.step = 0
+        self.model.train()
+
+    @property
+    def k(self) -> int:
+        return self.z0.shape[0]
+
+    @property
+    def dim(self) -> int:
+        return self.z0.shape[1]
+
+    @property
+    def params(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    def train_step(self) -> float:
+        idx = torch.randint(0, self.k, (min(self.cfg.batch_size, self.k),), generator=self.g)
+        t = torch.randint(0, self.schedule.T, (len(idx),), generator=self.g)
+        eps = torch.randn((len(idx), self.dim), generator=self.g)
+        x0, t, eps = self.z0[idx.to(self.device)], t.to(self.device), eps.to(self.device)
+        loss = F.mse_loss(self.model(self.schedule.q_sample(x0, t, eps), t), eps)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.ema.update(self.model)
+        self.step += 1
+        return loss.item()
+
+    def state(self) -> dict:
+        return {"model": self.model.state_dict(), "ema": self.ema.model.state_dict(),
+                "optimizer": self.opt.state_dict(), "rng": self.g.get_state(), "step": self.step}
+
+    def restore(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.ema.model.load_state_dict(state["ema"])
+        self.ema.step = state["step"]
+        self.opt.load_state_dict(state["optimizer"])
+        self.g.set_state(state["rng"])
+        self.step = state["step"]
+
+    def saved(self) -> dict:
+        """What the diffusion stage writes to diffusion/model.pt (sampling uses the EMA weights)."""
+        return {"spec": self.model.spec(),
+                "ema_state_dict": {k: v.cpu() for k, v in self.ema.model.state_dict().items()},
+                "schedule": {"timesteps": self.cfg.timesteps, "beta_start": self.cfg.beta_start,
+                             "beta_end": self.cfg.beta_end},
+                "latent_mean": self.z_mean.cpu(), "latent_std": self.z_std}
+
+    def generator(self) -> DiffusionGenerator:
+        """The trained generator in memory (EMA weights), as if loaded from a project."""
+        return DiffusionGenerator.from_modules(self.ae, self.norm, self.ema.model, self.schedule, self.z_mean,
+                                               self.z_std, self.device)
+
+
+def train_steps(trainer, total: int, cancel: CancelFlag, *, record: Callable[[int, float], Event | None],
+                progress: Callable[[int, float], Event],
+                after_step: Callable[[int], Iterator[Event]] | None = None) -> Iterator[Event]:
+    """Generator: step `trainer` until its step count reaches `total`. Every 10 steps (and at the end) it
+    yields `record(step, mean loss since the last record)` (unless None) and `progress(step, loss)`;
+    `after_step(step)` runs after every step (the stage's reconstruction tests and checkpoints)."""
+    losses: list[float] = []
+    while trainer.step < total:
+        cancel.check()
+        losses.append(trainer.train_step())
+        step = trainer.step
+        if step % 10 == 0 or step == total:
+            loss = sum(losses) / len(losses)
+            losses = []
+            ev = record(step, loss)
+            if ev is not None:
+                yield ev
+            yield progress(step, loss)
+        if after_step is not None:
+            yield from after_step(step)
+
+
+def train_autoencoder(snaps: torch.Tensor, subset: Subset, cfg: AutoencoderConfig, device: torch.device,
+                      cancel: CancelFlag, seed: int, *, stage: str = "autoencoder", series: str = "curve",
+                      label: str = "") -> Iterator[Event]:
+    """Generator: trains a fresh autoencoder on `snaps` for cfg.steps steps, yielding Progress and
+    Metric(stage, series, step, {step, loss}); returns (autoencoder in eval mode, normalizer)."""
+    tr = AutoencoderTrainer(snaps, subset, cfg, device, seed)
+    yield from train_steps(
+        tr, cfg.steps, cancel,
+        record=lambda s, loss: Metric(stage, series, float(s), {"step": s, "loss": loss}),
+        progress=lambda s, loss: Progress(stage, s, cfg.steps, f"{label}autoencoder loss {loss:.4g}"))
+    tr.ae.eval()
+    return tr.ae, tr.norm
+
+
+def train_diffusion(ae: ParamAutoencoder, norm: Normalizer, snaps: torch.Tensor, cfg: DiffusionConfig,
+                    device: torch.device, cancel: CancelFlag, seed: int, *, stage: str = "diffusion",
+                    series: str = "curve", label: str = "") -> Iterator[Event]:
+    """Generator: trains a fresh latent DDPM on the autoencoder's latents of `snaps` for cfg.steps steps,
+    yielding Progress and Metric(stage, series, step, {step, loss}); returns a DiffusionGenerator."""
+    tr = DiffusionTrainer(ae, norm, snaps, cfg, device, seed)
+    yield from train_steps(
+        tr, cfg.steps, cancel,
+        record=lambda s, loss: Metric(stage, series, float(s), {"step": s, "loss": loss}),
+        progress=lambda s, loss: Progress(stage, s, cfg.steps, f"{label}DDPM loss {loss:.4g}"))
+    return tr.generator()

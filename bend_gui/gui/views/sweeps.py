@@ -1,0 +1,483 @@
+"""Accuracy vs m and accuracy vs k (BEND Figure 5): sweep jobs started here, whose lines grow as points
+arrive; each line is the mean over seeds with a ± std band. The saved sweeps (sweeps/m.csv, k.csv) are
+shown when the page opens and after every sweep, so what is plotted is what the files hold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QGridLayout, QGroupBox, QHBoxLayout, QHeaderView,
+                               QLabel, QLineEdit, QPushButton, QSizePolicy, QSpinBox, QSplitter, QTableWidget,
+                               QVBoxLayout, QWidget)
+
+from ...core import sweeps
+from ...core.errors import BendError
+from ...core.report import pct_pm
+from ..activity import eta_text
+from ..project_model import ProjectModel
+from .common import MUTED, NumericItem, PlotPanel, caption, log_ticks
+
+# The six quantities of Figure 5 (soft voting stays in the CSV files).
+PLOTTED = ("sbend", "abend_mean", "gen_mean", "gen_median", "orig_mean", "orig_median")
+COLORS = {"sbend": "#1f77b4", "abend_mean": "#d62728", "gen_mean": "#2ca02c", "gen_median": "#98df8a",
+          "orig_mean": "#7f7f7f", "orig_median": "#bcbd22"}
+DASHED = {"gen_median", "orig_mean", "orig_median"}
+X_LABELS = {"m": "m · generated members in the ensemble", "k": "k · snapshots the generator was trained on"}
+TITLES = {"m": "Accuracy vs m (one trained generator)", "k": "Accuracy vs k (a generator trained per point)"}
+JOB = {"m": "Sweep over m", "k": "Sweep over k"}
+ERROR_STYLE = "color: #c62828;"
+STALE_COLOR = "#8a4b00"
+TABLE_ROWS = 5
+
+
+class SweepPlot(PlotPanel):
+    """One sweep: a line per quantity (mean over seeds, in %) with a ± std band, a table of the same
+    numbers, and PNG/CSV export of them."""
+
+    def __init__(self, over: str, parent: QWidget | None = None):
+        super().__init__(f"accuracy-vs-{over}", parent, layout_widget=True)
+        self.over = over
+        self.rows: list[dict] = []            # one per (x, seed), as in sweeps/<over>.csv
+        self.agg: list[dict] = []
+        pi = self.plot_item
+        pi.setTitle(TITLES[over], size="10pt")
+        pi.setLabel("left", "test accuracy (%)")
+        pi.setLabel("bottom", X_LABELS[over])
+        pi.setMenuEnabled(False)
+        self.legend = self.add_bottom_legend(columns=3)
+        self.lines: dict[str, pg.PlotDataItem] = {}
+        self.edges: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
+        invisible = pg.mkPen(0, 0, 0, 0)
+        for q in PLOTTED:
+            color = QColor(COLORS[q])
+            style = Qt.PenStyle.DashLine if q in DASHED else Qt.PenStyle.SolidLine
+            line = pg.PlotDataItem([], [], pen=pg.mkPen(color, width=2, style=style), symbol="o", symbolSize=6,
+                                   symbolBrush=color, symbolPen=color)
+            lo, hi = pg.PlotDataItem([], [], pen=invisible), pg.PlotDataItem([], [], pen=invisible)
+            band_color = QColor(color)
+            band_color.setAlpha(38)
+            band = pg.FillBetweenItem(lo, hi, brush=band_color)
+            for item in (band, lo, hi, line):
+                pi.addItem(item)
+            self.lines[q], self.edges[q] = line, (lo, hi)
+            self.legend.addItem(line, sweeps.QUANTITY_LABELS[q])
+        self.empty = pg.TextItem("", color="#777", anchor=(0.5, 0.5))
+        self.empty.setParentItem(pi.getViewBox())
+        pi.getViewBox().sigResized.connect(self._place_empty)
+
+        self.log_x = QCheckBox("log x")
+        self.log_x.setToolTip("logarithmic x axis (the values of a sweep are usually spread over decades)")
+        self.log_x.setChecked(True)
+        self.log_x.toggled.connect(self._on_log)
+        self.table = QTableWidget()
+        self.table.setObjectName(f"sweep-table-{over}")
+        self.table.setColumnCount(2 + len(PLOTTED))
+        self.table.setHorizontalHeaderLabels([over, "seeds"] + [sweeps.QUANTITY_LABELS[q] for q in PLOTTED])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setToolTip("test accuracy (%), mean ± std over seeds")
+        self.layout().itemAt(1).layout().insertWidget(0, self.log_x)
+        self.layout().addWidget(self.table)
+        # The same height on both plots (five rows; more scroll), so their axes line up side by side.
+        h = self.table.horizontalHeader().sizeHint().height() + 2 * self.table.frameWidth()
+        self.table.setFixedHeight(h + TABLE_ROWS * self.table.verticalHeader().defaultSectionSize() + 2)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(100)
+        self._timer.timeout.connect(self.redraw)
+        self._on_log(self.log_x.isChecked())
+
+    # --- data ----------------------------------------------------------------------------------------
+
+    def set_rows(self, rows: list[dict]) -> None:
+        self.rows = [dict(r) for r in rows]
+        self.redraw()
+
+    def add_row(self, row: dict) -> None:
+        """A point that just arrived: it replaces an earlier one of the same (x, seed)."""
+        key = (float(row[self.over]), float(row["seed"]))
+        self.rows = [r for r in self.rows if (float(r[self.over]), float(r["seed"])) != key] + [dict(row)]
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def clear(self) -> None:
+        self.set_rows([])
+
+    def has_data(self) -> bool:
+        return bool(self.rows)
+
+    def plotted(self, q: str) -> tuple[np.ndarray, np.ndarray]:
+        """The line of quantity q as drawn: x and the mean over seeds in %."""
+        x, y = self.lines[q].getOriginalDataset()
+        return (np.asarray(x if x is not None else [], dtype=float),
+                np.asarray(y if y is not None else [], dtype=float))
+
+    # --- drawing -------------------------------------------------------------------------------------
+
+    @Slot()
+    def redraw(self) -> None:
+        self.agg = sweeps.aggregate(self.rows, self.over)
+        x = np.array([a[self.over] for a in self.agg], dtype=float)
+        for q in PLOTTED:
+            mean = np.array([100 * a[f"{q}_mean"] for a in self.agg])
+            std = np.array([100 * a[f"{q}_std"] for a in self.agg])
+            self.lines[q].setData(x, mean)
+            lo, hi = self.edges[q]
+            lo.setData(x, mean - std)
+            hi.setData(x, mean + std)
+        self.plot_item.getAxis("bottom").setTicks(self._ticks(x))
+        if len(x):
+            self.plot_item.enableAutoRange()
+        else:  # a neutral frame rather than pyqtgraph's ±0.5 around nothing
+            self.plot_item.disableAutoRange()
+            self.plot_item.setYRange(0, 100, padding=0)
+            log = self.log_x.isChecked()
+            self.plot_item.setXRange(*((0, 2) if log else (1, 100)), padding=0.05)
+            self.plot_item.getAxis("bottom").setTicks(log_ticks(1, 100) if log else None)
+        self._fill_table()
+        has = bool(self.agg)
+        self.empty.setVisible(not has)
+        self.legend.setVisible(has)
+        self.table.setVisible(has)
+
+    def _ticks(self, x: np.ndarray):
+        """Ticks at the sweep's own x values (k = 2.5 means nothing); too many of them crowd, then the
+        axis' own ticks (1-2-5 on a log axis)."""
+        if not len(x):
+            return None
+        log = self.log_x.isChecked()
+        if len(x) > 10:
+            return log_ticks(float(x.min()), float(x.max())) if log else None
+        pos = np.log10(x) if log else x
+        return [[(float(p), f"{int(v):,}" if float(v).is_integer() else f"{v:g}") for p, v in zip(pos, x)], []]
+
+    def _fill_table(self) -> None:
+        self.table.setRowCount(len(self.agg))
+        for r, a in enumerate(self.agg):
+            self.table.setItem(r, 0, NumericItem(str(a[self.over]), float(a[self.over])))
+            self.table.setItem(r, 1, NumericItem(str(a["seeds"]), float(a["seeds"])))
+            for c, q in enumerate(PLOTTED, start=2):
+                self.table.setItem(r, c, NumericItem(pct_pm(a[f"{q}_mean"], a[f"{q}_std"]), a[f"{q}_mean"]))
+
+
+    def set_subtitle(self, text: str) -> None:
+        """A second, small title line: the exported PNG then says what the sweep was made with."""
+        title = TITLES[self.over] + (f"<br><span style='font-size:8pt; color:#555'>{text}</span>" if text else "")
+        self.plot_item.setTitle(title, size="10pt")
+
+    def set_empty_text(self, text: str) -> None:
+        self.empty.setText(text)
+        self.empty.setVisible(not self.agg)
+        self._place_empty()
+
+    @Slot()
+    def _place_empty(self) -> None:
+        r = self.plot_item.getViewBox().rect()
+        self.empty.setPos(r.center())
+
+    @Slot(bool)
+    def _on_log(self, on: bool) -> None:
+        self.plot_item.setLogMode(x=on, y=False)
+        self.redraw()
+
+    # --- export --------------------------------------------------------------------------------------
+
+    def csv_table(self) -> tuple[list[str], list[list]]:
+        """Mean and std over seeds per x, as fractions (the per-seed rows are in sweeps/<over>.csv)."""
+        header = [self.over, "seeds"] + [f"{q}_{s}" for q in PLOTTED for s in ("mean", "std")]
+        rows = [[a[self.over], a["seeds"]] + [f"{a[f'{q}_{s}']:.8g}" for q in PLOTTED for s in ("mean", "std")]
+                for a in self.agg]
+        return header, rows
+
+
+def _fixed_label(style: str = MUTED) -> QLabel:
+    """A one-line label whose changing text never resizes the layout (that would redo every plot axis)."""
+    label = QLabel()
+    label.setStyleSheet(style)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+class SweepsPage(QWidget):
+    def __init__(self, model: ProjectModel, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model = model
+        self.running: str | None = None       # the sweep this page started and that still runs
+
+        self.m_values, self.m_seeds = QLineEdit(), QLineEdit()
+        self.k_values, self.k_seeds = QLineEdit(), QLineEdit()
+        for w, tip in ((self.m_values, "ensemble sizes, e.g. 5, 10, 20, 50, 100 (the largest is generated once "
+                                        "per seed; smaller ensembles are its first m members)"),
+                       (self.m_seeds, "one generation per seed; the band is ± std over them"),
+                       (self.k_values, "numbers of snapshots to train a generator on, each ≤ the project's k"),
+                       (self.k_seeds, "each seed draws other snapshots and trains another generator")):
+            w.setToolTip(tip)
+        self.k_m = QSpinBox()
+        self.k_m.setRange(1, 100_000)
+        self.k_m.setToolTip("members generated and bagged at every k")
+        self.m_btn = QPushButton("Sweep m")
+        self.k_btn = QPushButton("Sweep k")
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setToolTip("stop at the next safe point; the finished points are saved")
+        self.m_note = caption()
+        self.k_note = caption()
+        self.status = _fixed_label("color: #1565c0;")
+        self.status.setObjectName("sweepStatus")
+        self.error = _fixed_label(ERROR_STYLE)
+        self.error.setObjectName("sweepError")
+
+        box_m = QGroupBox("Over m: one trained generator, ensembles of growing size")
+        grid = QGridLayout(box_m)
+        grid.addWidget(QLabel("m values"), 0, 0)
+        grid.addWidget(self.m_values, 0, 1)
+        grid.addWidget(QLabel("seeds"), 0, 2)
+        grid.addWidget(self.m_seeds, 0, 3)
+        grid.addWidget(self.m_btn, 0, 4)
+        grid.addWidget(self.m_note, 1, 0, 1, 5)
+        grid.setColumnStretch(1, 2)
+        grid.setColumnStretch(3, 1)
+        box_k = QGroupBox("Over k: a new autoencoder + DDPM per point, trained on k of the snapshots")
+        grid = QGridLayout(box_k)
+        grid.addWidget(QLabel("k values"), 0, 0)
+        grid.addWidget(self.k_values, 0, 1)
+        grid.addWidget(QLabel("m"), 0, 2)
+        grid.addWidget(self.k_m, 0, 3)
+        grid.addWidget(QLabel("seeds"), 0, 4)
+        grid.addWidget(self.k_seeds, 0, 5)
+        grid.addWidget(self.k_btn, 0, 6)
+        grid.addWidget(self.k_note, 1, 0, 1, 7)
+        grid.setColumnStretch(1, 2)
+        grid.setColumnStretch(5, 1)
+        controls = QHBoxLayout()
+        controls.addWidget(box_m, 1)
+        controls.addWidget(box_k, 1)
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.status, 1)
+        status_row.addWidget(self.cancel_btn)
+
+        self.plots = {"m": SweepPlot("m"), "k": SweepPlot("k")}
+        split = QSplitter(Qt.Orientation.Horizontal)
+        for over in sweeps.OVER:
+            self.plots[over].setObjectName(f"sweep-plot-{over}")
+            split.addWidget(self.plots[over])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(controls)
+        lay.addLayout(status_row)
+        lay.addWidget(self.error)
+        lay.addWidget(split, 1)
+
+        self.m_btn.clicked.connect(self.start_m)
+        self.k_btn.clicked.connect(self.start_k)
+        self.cancel_btn.clicked.connect(self.cancel)
+        self.k_values.textChanged.connect(self._on_k_text)
+        self.k_seeds.textChanged.connect(self._on_k_text)
+        model.curvePoint.connect(self._on_point)
+        model.progress.connect(self._on_progress)
+        model.message.connect(self._on_message)
+        model.jobFinished.connect(self._on_finished)
+        model.busyChanged.connect(self._on_busy)
+        # A rerun stage can make a saved sweep stale: re-read the (small) files and notes.
+        model.statesChanged.connect(self.reload)
+        self._fill_defaults()
+        self.reload()
+        saved = [f"over {o}: {len(self.plots[o].rows)} points" for o in sweeps.OVER if self.plots[o].has_data()]
+        self.status.setText(f"Saved sweeps ({', '.join(saved)}) in {sweeps.sweep_dir(model.project)}" if saved
+                            else "No sweeps saved yet.")
+
+    # --- loading -------------------------------------------------------------------------------------
+
+    def _fill_defaults(self) -> None:
+        """The saved sweeps' values, else values derived from the project's m and k."""
+        project = self.model.project
+        for over, values, seeds, fallback_seeds in (("m", self.m_values, self.m_seeds, "0, 1, 2"),
+                                                    ("k", self.k_values, self.k_seeds, "0")):
+            info = sweeps.sweep_info(project, over) or {}
+            try:
+                default = info.get("values") or sweeps.default_values(project, over)
+            except BendError:
+                default = []
+            values.setText(", ".join(str(v) for v in default))
+            seeds.setText(", ".join(str(s) for s in info.get("seeds", [])) or fallback_seeds)
+        info = sweeps.sweep_info(project, "k") or {}
+        self.k_m.setValue(int(info.get("m") or self.model.config.generate.m))
+
+    @Slot()
+    def reload(self) -> None:
+        """Show the saved sweeps (and what they were made with)."""
+        for over in sweeps.OVER:
+            if over == self.running:
+                continue
+            try:
+                rows = sweeps.load_sweep(self.model.project, over)
+                info = sweeps.sweep_info(self.model.project, over)
+            except BendError as e:
+                rows, info = [], None
+                self.error.setText(str(e))
+            self.plots[over].set_rows(rows)
+            self._describe(over, info)
+        self._update_controls()
+
+    def _describe(self, over: str, info: dict | None) -> None:
+        plot = self.plots[over]
+        if not info or not plot.has_data():
+            plot.set_subtitle("")
+            plot.note.setText("")
+            plot.note.setStyleSheet(MUTED)
+            plot.set_empty_text(f"No sweep over {over} yet: choose values and seeds above, then Sweep {over}.")
+            return
+        fixed = (f"k = {info.get('k')} snapshots" if over == "m" else
+                 f"m = {info.get('m')} members per point, out of {info.get('n_snapshots')} snapshots")
+        seeds = sorted({int(r["seed"]) for r in plot.rows})
+        n_test = info.get("n_test")
+        tests = f"{n_test:,} test images" if isinstance(n_test, int) else "test set"
+        spread = (f"line = mean, band = ± std over {len(seeds)} seeds ({', '.join(map(str, seeds))})"
+                  if len(seeds) > 1 else f"one seed ({seeds[0]}): no band; add seeds for ± std")
+        text = f"{info.get('describe', '')} · {fixed} · {tests} · {spread}"
+        plot.set_subtitle(f"{info.get('describe', '')} · {fixed} · {tests} · "
+                          + (f"mean ± std over {len(seeds)} seeds" if len(seeds) > 1 else f"seed {seeds[0]}"))
+        if info.get("state") == "cancelled":
+            text += " · cancelled before the end"
+        stale = not info.get("current", True)
+        if stale:
+            text = ("Made with an earlier generator or other settings than the project's current ones; sweep "
+                    "again to update. " + text)
+        plot.note.setText(text)
+        plot.note.setStyleSheet(f"color: {STALE_COLOR};" if stale else MUTED)
+
+    # --- starting and stopping -----------------------------------------------------------------------
+
+    @Slot()
+    def start_m(self) -> bool:
+        return self._start("m", self.m_values.text(), self.m_seeds.text())
+
+    @Slot()
+    def start_k(self) -> bool:
+        return self._start("k", self.k_values.text(), self.k_seeds.text(), self.k_m.value())
+
+    def _start(self, over: str, values_text: str, seeds_text: str, m: int | None = None) -> bool:
+        project = self.model.project
+        try:
+            values = sweeps.parse_values(values_text, f"{over} values", lo=1)
+            seeds = sweeps.parse_values(seeds_text, "seeds")
+            values, seeds = sweeps.check_request(project, over, values, seeds, m)
+            why = sweeps.readiness(project, over, self.model.config)
+            if why:
+                raise BendError(why)
+        except BendError as e:
+            self.error.setText(str(e))
+            return False
+        if over == "m":
+            def factory(cancel):
+                return sweeps.sweep_m(project, values, seeds, cancel)
+        else:
+            def factory(cancel):
+                return sweeps.sweep_k(project, values, seeds, m=m, cancel=cancel)
+        if not self.model.start_job(JOB[over], factory):
+            self.error.setText("another job is running; wait for it or cancel it first")
+            return False
+        self.error.setText("")
+        self.running = over
+        self.plots[over].clear()
+        self.plots[over].note.setText("")
+        self.plots[over].set_subtitle("running…")
+        self.plots[over].set_empty_text(f"Sweep over {over} starting…")
+        self.status.setText(f"{JOB[over]}: starting…")
+        self._update_controls()
+        return True
+
+    @Slot()
+    def cancel(self) -> None:
+        if self.running:
+            self.model.cancel()
+            self.status.setText(f"{JOB[self.running]}: cancelling at the next safe point…")
+
+    # --- live events ---------------------------------------------------------------------------------
+
+    @Slot(str, str, float, dict)
+    def _on_point(self, stage: str, series: str, x: float, values: dict) -> None:
+        for over, st in sweeps.STAGE.items():
+            if stage == st and series == sweeps.SERIES:
+                self.plots[over].add_row(values)
+
+    @Slot(str, int, int, str, float)
+    def _on_progress(self, stage: str, done: int, total: int, text: str, eta: float) -> None:
+        if self.running and stage in (sweeps.STAGE[self.running], "cache"):
+            tail = eta_text(eta) if stage != "cache" else ""
+            self.status.setText(f"{JOB[self.running]}: {text}" + (f" · {tail}" if tail else ""))
+
+    @Slot(str, str)
+    def _on_message(self, stage: str, text: str) -> None:
+        if self.running and stage == sweeps.STAGE[self.running] and text.startswith("point"):
+            self.status.setText(f"{JOB[self.running]}: {text}")
+
+    @Slot(str, str, str)
+    def _on_finished(self, name: str, outcome: str, message: str) -> None:
+        over = next((o for o, job in JOB.items() if job == name), None)
+        if over is None:
+            return
+        self.running = None
+        n = len(sweeps.load_sweep(self.model.project, over))
+        if outcome == "done":
+            self.status.setText(f"{JOB[over]}: done, {n} points saved in sweeps/{over}.csv")
+        elif outcome == "cancelled":
+            self.status.setText(f"{JOB[over]}: cancelled; {n} points saved in sweeps/{over}.csv")
+        else:
+            self.status.setText(f"{JOB[over]}: failed")
+            self.error.setText(message.splitlines()[0] if message else "failed")
+        self.reload()
+
+    @Slot(str)
+    def _on_k_text(self, text: str) -> None:
+        if not sweeps.readiness(self.model.project, "k", self.model.config):
+            self.k_note.setText(self._cost_note("k"))
+
+    @Slot(bool)
+    def _on_busy(self, busy: bool) -> None:
+        self._update_controls()
+
+    @Slot()
+    def _update_controls(self) -> None:
+        busy = self.model.busy
+        project, cfg = self.model.project, self.model.config
+        for over, btn, note in (("m", self.m_btn, self.m_note), ("k", self.k_btn, self.k_note)):
+            try:
+                why = sweeps.readiness(project, over, cfg)
+            except BendError as e:
+                why = str(e)
+            btn.setEnabled(not busy and not why)
+            btn.setToolTip(why or f"start the sweep over {over} (a job: Cancel keeps the finished points)")
+            if why:
+                note.setText(why)
+                note.setStyleSheet(ERROR_STYLE)
+            else:
+                note.setText(self._cost_note(over))
+                note.setStyleSheet(MUTED)
+        self.cancel_btn.setEnabled(busy and self.running is not None)
+
+    def _cost_note(self, over: str) -> str:
+        if over == "m":
+            return ("the generator samples the largest m once per seed; every m bags the first m of those "
+                    "members, evaluated once")
+        per = sweeps.k_point_seconds(self.model.project)
+        try:
+            ks = sweeps.parse_values(self.k_values.text(), "k values", lo=1)
+            seeds = sweeps.parse_values(self.k_seeds.text(), "seeds")
+            n = len(ks) * len(seeds)
+        except BendError:
+            n = 0
+        if per is None or not n:
+            return "each point trains a fresh autoencoder and DDPM with the project's settings"
+        return (f"each point trains a fresh autoencoder and DDPM: about {duration(per)} here (this project's own "
+                f"training time), so {n} point{'s' if n != 1 else ''} take about {duration(per * n)}")
+
+
+def duration(s: float) -> str:
+    return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min" if s < 5400 else f"{s / 3600:.1f} h"
