@@ -55,7 +55,7 @@ def tiny_config(root: Path, **overrides) -> C.ProjectConfig:
     cfg.autoencoder.latent_dim = 8
     cfg.autoencoder.channels = [8, 8, 8, 8]
     cfg.autoencoder.eval_every = 15
-    cfg.diffusion.steps = 30
+    cfg.diffusion.steps = 200
     cfg.diffusion.batch_size = 6
     cfg.diffusion.timesteps = 50
     cfg.diffusion.channels = [8, 16]

@@ -111,8 +111,10 @@ class DiffusionConfig:
     batch_size: int = opt(50, "latents per step", min=1)
     lr: float = opt(1e-3, "AdamW learning rate", min=0.0)
     timesteps: int = opt(1000, "diffusion steps T", min=2)
-    beta_start: float = opt(1e-4, "first beta of the linear schedule", min=0.0, max=1.0)
-    beta_end: float = opt(2e-2, "last beta of the linear schedule", min=0.0, max=0.5)
+    beta_start: float = opt(1e-4, "first beta of the linear schedule (for T = 1000; scaled by 1000/T)",
+                            min=0.0, max=1.0)
+    beta_end: float = opt(2e-2, "last beta of the linear schedule (for T = 1000; scaled by 1000/T)",
+                          min=0.0, max=0.5)
     channels: list = opt([64, 128, 256], "channels of the 1-D conv denoiser's levels", items=int)
     ema_decay: float = opt(0.999, "EMA decay of the denoiser's weights (warmed up over the first steps)",
                            min=0.0, max=1.0)

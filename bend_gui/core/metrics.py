@@ -80,22 +80,32 @@ def _mean_offdiag(mat: np.ndarray) -> float:
     return float(mat[mask].mean())
 
 
+def _d_i_from(dis: np.ndarray) -> float:
+    """Eq. 14 from a disagreement matrix (its diagonal is zero)."""
+    m = len(dis)
+    return float(dis.sum() / (m - 1)) if m >= 2 else float("nan")
+
+
 def diversity_block(gen: np.ndarray, orig: np.ndarray, y: np.ndarray, num_classes: int, seed: int = 0) -> dict:
     """Eq. 14 grows with the set size (it sums over pairs and divides by m - 1), so d_i of the generated
     and the original set are computed on seeded random subsets of the same size, min(m, k)."""
     size = min(len(gen), len(orig))
     rng = np.random.default_rng(seed)
-    pick = lambda a: a[np.sort(rng.choice(len(a), size, replace=False))] if len(a) > size else a  # noqa: E731
+
+    def pick(n: int) -> np.ndarray:
+        return np.sort(rng.choice(n, size, replace=False)) if n > size else np.arange(n)
+
     both = np.concatenate([gen, orig])
     iou = iou_matrix(both, y)
     m = len(gen)
     dis_gg = disagreement_matrix(gen, gen, num_classes)
     dis_oo = disagreement_matrix(orig, orig, num_classes)
     dis_go = disagreement_matrix(gen, orig, num_classes)
+    pg_, po = pick(len(gen)), pick(len(orig))
     n = gen.shape[1]
     return {
-        "d_i_gen": diversity_within(pick(gen), num_classes),
-        "d_i_orig": diversity_within(pick(orig), num_classes),
+        "d_i_gen": _d_i_from(dis_gg[np.ix_(pg_, pg_)]),
+        "d_i_orig": _d_i_from(dis_oo[np.ix_(po, po)]),
         "d_i_size": int(size),
         "d_o": diversity_between(gen, orig),
         # Per-pair disagreement rates, comparable across m, k and n.

@@ -13,9 +13,15 @@ from torch import nn
 
 
 class Schedule:
+    """Linear β from beta_start to beta_end, given for T = 1000 and scaled by 1000/T (the improved-DDPM
+    convention): the forward process then ends near pure noise for any T. Unscaled, T = 50 would leave
+    ᾱ_T = 0.60, so sampling would start from the wrong distribution."""
+
     def __init__(self, timesteps: int, beta_start: float, beta_end: float):
         self.T = timesteps
-        self.betas = torch.linspace(beta_start, beta_end, timesteps, dtype=torch.float64)
+        scale = 1000.0 / timesteps
+        self.betas = torch.linspace(beta_start * scale, min(beta_end * scale, 0.999), timesteps,
+                                    dtype=torch.float64).clamp(max=0.999)
         self.alphas = 1.0 - self.betas
         self.alpha_bar = torch.cumprod(self.alphas, 0)
 
