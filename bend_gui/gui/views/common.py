@@ -98,11 +98,12 @@ class ResultsPage(QWidget):
 
     # --- for subclasses ------------------------------------------------------------------------------
 
+    # Abstract: every page defines these (Qt's metaclass rules out abc.ABC here).
     def build(self, content: QWidget) -> None:
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} must define build()")
 
     def show_results(self, results: Results) -> None:
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} must define show_results()")
 
     def clear_results(self) -> None:
         """Called when the results disappear; pages with their own state reset it here."""
@@ -236,7 +237,7 @@ class PlotPanel(QWidget):
         return checked_export(self, path, lambda tmp: export_png(self.export_item(), tmp))
 
     def csv_table(self) -> tuple[list[str], list[list]]:
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} must define csv_table()")
 
     def export_csv(self, path: str | Path) -> bool:
         header, rows = self.csv_table()
