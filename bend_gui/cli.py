@@ -28,11 +28,10 @@ def cmd_new(args) -> int:
     return 0
 
 
-def cmd_run(args) -> int:
+def _ctrl_c_cancels(cancel: CancelFlag):
+    """Make the first Ctrl-C set the cancel flag (a clean stop at the next safe point) and a second one abort;
+    returns the previous handler, for the caller to put back."""
     from tqdm import tqdm
-
-    project = Project.open(args.dir)
-    cancel = CancelFlag()
 
     def on_sigint(signum, frame):
         if cancel.is_set():
@@ -40,7 +39,15 @@ def cmd_run(args) -> int:
         cancel.set()
         tqdm.write("cancelling at the next safe point (Ctrl-C again to abort at once)…")
 
-    old = signal.signal(signal.SIGINT, on_sigint)
+    return signal.signal(signal.SIGINT, on_sigint)
+
+
+def cmd_run(args) -> int:
+    from tqdm import tqdm
+
+    project = Project.open(args.dir)
+    cancel = CancelFlag()
+    old = _ctrl_c_cancels(cancel)
     bar = None
     try:
         for ev in pipeline.run(project, until=args.until, only=args.only, force=tuple(args.force or ()),
@@ -133,21 +140,16 @@ def cmd_layers(args) -> int:
     return 0
 
 
-def _drive(events, label: str, quiet: bool) -> int:
-    """Run a core job with a tqdm bar and Ctrl-C as cancel; 0 when done, 130 when cancelled."""
+def _drive(factory, label: str, quiet: bool) -> int:
+    """Run a core job (factory(cancel) gives its event generator) with a tqdm bar and Ctrl-C as cancel;
+    0 when done, 130 when cancelled."""
     from tqdm import tqdm
 
-    cancel = events.cancel
-    def on_sigint(signum, frame):
-        if cancel.is_set():
-            raise KeyboardInterrupt
-        cancel.set()
-        tqdm.write("cancelling at the next safe point (Ctrl-C again to abort at once)…")
-
-    old = signal.signal(signal.SIGINT, on_sigint)
+    cancel = CancelFlag()
+    old = _ctrl_c_cancels(cancel)
     bar = tqdm(total=1, desc=label, unit="step", dynamic_ncols=True, disable=quiet or None)
     try:
-        for ev in events.run(cancel):
+        for ev in factory(cancel):
             if isinstance(ev, Progress):
                 if bar.total != ev.total:
                     bar.total = ev.total
@@ -166,14 +168,6 @@ def _drive(events, label: str, quiet: bool) -> int:
     return 0
 
 
-class _Job:
-    """A core generator factory and its cancel flag, for _drive."""
-
-    def __init__(self, factory):
-        self.cancel = CancelFlag()
-        self.run = factory
-
-
 def cmd_sweep(args) -> int:
     from .core import sweeps
 
@@ -184,10 +178,12 @@ def cmd_sweep(args) -> int:
             raise BendError("--values: give the m or k values, e.g. --values 5,10,20,50,100")
         values = sweeps.parse_values(args.values, "--values", lo=1)
         if args.over == "m":
-            job = _Job(lambda cancel: sweeps.sweep_m(project, values, seeds, cancel))
+            def factory(cancel):
+                return sweeps.sweep_m(project, values, seeds, cancel)
         else:
-            job = _Job(lambda cancel: sweeps.sweep_k(project, values, seeds, m=args.m, cancel=cancel))
-        rc = _drive(job, f"sweep over {args.over}", args.quiet)
+            def factory(cancel):
+                return sweeps.sweep_k(project, values, seeds, m=args.m, cancel=cancel)
+        rc = _drive(factory, f"sweep over {args.over}", args.quiet)
         if rc:
             return rc
     rows = sweeps.load_sweep(project, args.over)
@@ -215,7 +211,7 @@ def cmd_ablation(args) -> int:
         ablation.remove_variant(project, slug)
         print(f"removed variant {slug}")
     if args.run:
-        rc = _drive(_Job(lambda cancel: ablation.run_variants(project, cancel)), "ablation", args.quiet)
+        rc = _drive(lambda cancel: ablation.run_variants(project, cancel), "ablation", args.quiet)
         if rc:
             return rc
     print("Table 5 · test accuracy (%) per parameter subset of the same base network")

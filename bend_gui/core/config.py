@@ -289,7 +289,7 @@ def load(path: Path) -> ProjectConfig:
 def dumps(cfg: ProjectConfig) -> str:
     """TOML with each key's help as a comment; reads back to the same config."""
     cfg.validate()
-    out = [f"# BEND Studio project. Edit freely; `bend status` shows which stages a change makes stale.",
+    out = ["# BEND Studio project. Edit freely; `bend status` shows which stages a change makes stale.",
            tomli_w.dumps({"schema_version": SCHEMA_VERSION, "name": cfg.name, "description": cfg.description}).rstrip()]
     for name in SECTIONS:
         out.append(f"\n[{name}]")

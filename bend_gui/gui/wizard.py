@@ -448,7 +448,7 @@ class SubsetPage(QWizardPage):
         subset = resolve(self.wiz.model(), layers) if layers else None
         self.d = subset.d if subset else 0
         if subset is None:
-            self.d_label.setText(f"<b>d = 0</b>")
+            self.d_label.setText("<b>d = 0</b>")
         else:
             names = ", ".join(subset.names[:6]) + (f", … ({len(subset.names)} tensors)"
                                                     if len(subset.names) > 6 else "")

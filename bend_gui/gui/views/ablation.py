@@ -17,7 +17,7 @@ from ...core.errors import BendError
 from ...core.report import pct, pct_pm
 from ..project_model import ProjectModel
 from ..wizard import CAUTION_D, STRONG_D
-from .common import MUTED, NumericItem, PlotPanel, caption, legend_sample, text_item
+from .common import ERROR_STYLE, MUTED, NumericItem, PlotPanel, caption, legend_sample, status_label, text_item
 
 COLUMNS = ("subset", "d", "sBEND", "aBEND", "orig mean", "gen mean", "potential", "state")
 COLUMN_HELP = {
@@ -34,7 +34,6 @@ BARS = (("sbend", "sBEND", "#1f77b4"), ("abend_mean", "aBEND ± std", "#d62728")
                                                                                    "#7f7f7f"))
 STATE_COLORS = {"done": "#2e7d32", "stale": "#ef6c00", "failed": "#c62828", "cancelled": "#6d4c41",
                 "running": "#1565c0", "not run": "#757575"}
-ERROR_STYLE = "color: #c62828;"
 JOB = "Run variants"
 TITLE = "Table 5 · test accuracy per parameter subset"
 
@@ -268,13 +267,9 @@ class AblationPage(QWidget):
         self.run_btn.setToolTip("run every variant that is not done (snapshots, autoencoder, DDPM, members, "
                                 "evaluation), one after another")
         self.cancel_btn = QPushButton("Cancel")
-        self.status = QLabel()
-        self.status.setStyleSheet("color: #1565c0;")
-        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.error = QLabel()
+        self.status = status_label("color: #1565c0;")
+        self.error = status_label(ERROR_STYLE)
         self.error.setObjectName("ablationError")
-        self.error.setStyleSheet(ERROR_STYLE)
-        self.error.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.intro = caption("Each variant is a child project in ablation/ with the project's settings except "
                              "[subset] layers; it reuses the project's trained base network, so only the subset "
                              "differs. Accuracies in %, on the project's test set.")

@@ -20,6 +20,7 @@ from ..project_model import ProjectModel
 
 STALE_STYLE = "background: #fff3e0; color: #8a4b00; border: 1px solid #ffb74d; padding: 4px;"
 MUTED = "color: #666;"
+ERROR_STYLE = "color: #c62828;"
 
 
 class EmptyState(QWidget):
@@ -168,6 +169,15 @@ def caption(text: str = "", style: str = MUTED) -> QLabel:
     label.setStyleSheet(style)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    return label
+
+
+def status_label(style: str = MUTED) -> QLabel:
+    """A one-line label whose changing text never resizes the layout (that would redo every plot axis)."""
+    label = QLabel()
+    label.setStyleSheet(style)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     return label
 
 

@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QGridLayout, QGroupBox, QHBoxLayout, QHeaderView,
-                               QLabel, QLineEdit, QPushButton, QSizePolicy, QSpinBox, QSplitter, QTableWidget,
+                               QLabel, QLineEdit, QPushButton, QSpinBox, QSplitter, QTableWidget,
                                QVBoxLayout, QWidget)
 
 from ...core import sweeps
@@ -17,7 +17,7 @@ from ...core.errors import BendError
 from ...core.report import pct_pm
 from ..activity import eta_text
 from ..project_model import ProjectModel
-from .common import MUTED, NumericItem, PlotPanel, caption, log_ticks
+from .common import ERROR_STYLE, MUTED, NumericItem, PlotPanel, caption, log_ticks, status_label
 
 # The six quantities of Figure 5 (soft voting stays in the CSV files).
 PLOTTED = ("sbend", "abend_mean", "gen_mean", "gen_median", "orig_mean", "orig_median")
@@ -27,7 +27,6 @@ DASHED = {"gen_median", "orig_mean", "orig_median"}
 X_LABELS = {"m": "m · generated members in the ensemble", "k": "k · snapshots the generator was trained on"}
 TITLES = {"m": "Accuracy vs m (one trained generator)", "k": "Accuracy vs k (a generator trained per point)"}
 JOB = {"m": "Sweep over m", "k": "Sweep over k"}
-ERROR_STYLE = "color: #c62828;"
 STALE_COLOR = "#8a4b00"
 TABLE_ROWS = 5
 
@@ -196,15 +195,6 @@ class SweepPlot(PlotPanel):
         return header, rows
 
 
-def _fixed_label(style: str = MUTED) -> QLabel:
-    """A one-line label whose changing text never resizes the layout (that would redo every plot axis)."""
-    label = QLabel()
-    label.setStyleSheet(style)
-    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
-
-
 class SweepsPage(QWidget):
     def __init__(self, model: ProjectModel, parent: QWidget | None = None):
         super().__init__(parent)
@@ -228,9 +218,9 @@ class SweepsPage(QWidget):
         self.cancel_btn.setToolTip("stop at the next safe point; the finished points are saved")
         self.m_note = caption()
         self.k_note = caption()
-        self.status = _fixed_label("color: #1565c0;")
+        self.status = status_label("color: #1565c0;")
         self.status.setObjectName("sweepStatus")
-        self.error = _fixed_label(ERROR_STYLE)
+        self.error = status_label(ERROR_STYLE)
         self.error.setObjectName("sweepError")
 
         box_m = QGroupBox("Over m: one trained generator, ensembles of growing size")
