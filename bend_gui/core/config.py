@@ -141,7 +141,7 @@ class EvaluateConfig:
     batch_size: int = opt(1000, "test images per forward pass", min=1)
     ece_bins: int = opt(15, "bins of the expected calibration error", min=2)
     member_batching: str = opt("auto", "evaluate members one after another ('loop') or vectorised "
-                               "('vmap'); auto = vmap on a GPU, loop on a CPU", choices=("auto", "loop", "vmap"))
+                               "('vmap'); auto = time both on the first members and keep the faster", choices=("auto", "loop", "vmap"))
 
 
 @dataclass

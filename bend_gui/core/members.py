@@ -2,12 +2,16 @@
 
 The features (activations entering the first subset layer) of each test batch are produced once, then
 every member's tail runs on them. 'loop' sets each member's subset into the shared tail in turn;
-'vmap' runs a chunk of members at once with torch.func. On these 2-core CPUs the loop is ~4× faster
-(vmap's batched Linear copies the input per member); on a GPU vmap fills the device better.
+'vmap' runs a chunk of members at once with torch.func. Which is faster depends on the tail, not only the
+device: on these 2-core CPUs the loop is 1.9× faster for the small CNN's fully connected tail, vmap 2× faster
+for ResNet-18's last block (one big convolution over all members' inputs beats m small ones); see
+tests/benchmarks/RESULTS.md. So 'auto' runs the first chunks of members both ways, times them, and keeps the
+faster; nothing is computed twice.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -27,12 +31,7 @@ class MemberOutputs:
     mean_probs: torch.Tensor  # (n, C) float32: the members' mean probability (soft voting)
     nll: torch.Tensor         # (M,) each member's test negative log-likelihood
     confidence: torch.Tensor  # (M, n) float16: each member's top probability (for calibration)
-
-
-def resolve_batching(mode: str, device: torch.device) -> str:
-    if mode == "auto":
-        return "vmap" if device.type == "cuda" else "loop"
-    return mode
+    batching: str             # the path that ran: 'loop' or 'vmap' (what 'auto' chose; 'auto' if too few chunks)
 
 
 def _vmap_runner(model: nn.Module, subset: Subset, tail: nn.Module):
@@ -72,7 +71,17 @@ def evaluate_members(model: nn.Module, subset: Subset, vectors: torch.Tensor, fe
     prob_sum = None
     y_dev = y.to(device)
     vec_dev = vectors.to(device)
-    run_vmap = _vmap_runner(model, subset, tail) if batching == "vmap" else None
+    if batching not in ("auto", "loop", "vmap"):
+        raise ValueError(f"batching: {batching!r} is not one of auto, loop, vmap")
+    run_vmap = _vmap_runner(model, subset, tail) if batching != "loop" else None
+
+    def loop(chunk: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        outs = []
+        for v in chunk:
+            set_vector(model, subset, v)
+            outs.append(tail(x))
+        return torch.stack(outs)
+    chooser = _Chooser(loop, run_vmap, device) if batching == "auto" else None
     n_batches = (n + batch_size - 1) // batch_size
     try:
         with torch.no_grad():
@@ -83,19 +92,20 @@ def evaluate_members(model: nn.Module, subset: Subset, vectors: torch.Tensor, fe
                     cancel.check()
                     chunk = vec_dev[c:c + member_chunk]
                     logits = None
-                    if run_vmap is not None:
+                    if batching == "auto":
+                        logits = chooser(chunk, x)
+                        if chooser.choice is not None:
+                            batching = chooser.choice
+                            run_vmap = run_vmap if batching == "vmap" else None
+                    elif run_vmap is not None:
                         try:
                             logits = run_vmap(chunk, x)
                         except RuntimeError:
                             # e.g. a subset on a ResNet shortcut: torchvision's in-place `out += identity`
                             # cannot broadcast a per-member branch. The loop gives the same numbers.
-                            run_vmap = None
+                            run_vmap, batching = None, "loop"
                     if logits is None:
-                        outs = []
-                        for v in chunk:
-                            set_vector(model, subset, v)
-                            outs.append(tail(x))
-                        logits = torch.stack(outs)
+                        logits = loop(chunk, x)
                     logits = logits.float()
                     logp = F.log_softmax(logits, dim=-1)                    # (chunk, B, C)
                     p = logp.exp()
@@ -113,7 +123,43 @@ def evaluate_members(model: nn.Module, subset: Subset, vectors: torch.Tensor, fe
                 yield Progress(stage, b + 1, n_batches, f"{label}: {M} members")
     finally:
         set_vector(model, subset, original)
-    return MemberOutputs(preds, (prob_sum / M).float(), (nll / n).float(), conf)
+    return MemberOutputs(preds, (prob_sum / M).float(), (nll / n).float(), conf, batching)
+
+
+class _Chooser:
+    """'auto': the first chunks run loop, vmap, loop, vmap (each path's first call untimed, it pays for
+    allocation and tracing); the lower time per member-image decides the rest."""
+
+    PLAN = ("loop", "vmap", "loop", "vmap")
+
+    def __init__(self, loop, run_vmap, device: torch.device):
+        self.paths = {"loop": loop, "vmap": run_vmap}
+        self.device = device
+        self.seconds_per_unit: dict[str, float] = {}
+        self.calls = 0
+        self.choice: str | None = None
+
+    def __call__(self, chunk: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        name = self.PLAN[self.calls]
+        _sync(self.device)
+        t0 = time.perf_counter()
+        try:
+            logits = self.paths[name](chunk, x)
+        except RuntimeError:  # vmap cannot run this tail (see evaluate_members)
+            self.choice = "loop"
+            return self.paths["loop"](chunk, x)
+        _sync(self.device)
+        if self.calls >= 2:
+            self.seconds_per_unit[name] = (time.perf_counter() - t0) / (len(chunk) * len(x))
+        self.calls += 1
+        if self.calls == len(self.PLAN):
+            self.choice = min(self.seconds_per_unit, key=self.seconds_per_unit.get)
+        return logits
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 @torch.no_grad()

@@ -39,7 +39,7 @@ from .errors import Cancelled, ProjectError
 from .events import CancelFlag, Event, Message, Metric, Progress
 from .fileio import load_tensors, read_csv, read_json, write_csv, write_json
 from .generators import baseline
-from .members import MemberOutputs, evaluate_members, resolve_batching
+from .members import MemberOutputs, evaluate_members
 from .pdiff.sampling import DiffusionGenerator
 from .pdiff.training import train_autoencoder, train_diffusion
 from .project import STAGE_TITLES, STAGES, Project
@@ -145,7 +145,7 @@ def _setup(project: Project, cfg: ProjectConfig, device: torch.device, cancel: C
     saved = load_tensors(project.dir("collect") / "snapshots.pt")
     snaps, subset = saved["snapshots"].float(), Subset.from_dict(saved["subset"])
     y = data.test_y.numpy().astype(np.int64)
-    batching = resolve_batching(cfg.evaluate.member_batching, device)
+    batching = cfg.evaluate.member_batching
     orig = None
     if project.state("evaluate").state == "done":
         pred_file = load_tensors(project.dir("evaluate") / "predictions.pt")
@@ -158,6 +158,7 @@ def _setup(project: Project, cfg: ProjectConfig, device: torch.device, cancel: C
                                           batch_size=cfg.evaluate.batch_size, batching=batching, cancel=cancel,
                                           stage=stage, label=f"{len(snaps)} snapshots (originals)")
         orig = out.preds.numpy().astype(np.int64)
+        batching = out.batching
     return _Setup(ctx, subset, snaps, y, orig, feats, batching)
 
 
@@ -168,7 +169,9 @@ def _evaluate(setup: _Setup, vectors: torch.Tensor, cancel: CancelFlag, stage: s
     gen = evaluate_members(setup.ctx.base_network(), setup.subset, vectors, setup.feats,
                            torch.from_numpy(setup.y), batch_size=cfg.evaluate.batch_size,
                            batching=setup.batching, cancel=cancel, stage=stage, label="members")
-    return (yield from _relay(gen, on_progress))
+    out = yield from _relay(gen, on_progress)
+    setup.batching = out.batching  # 'auto' measures once per sweep
+    return out
 
 
 def _relay(gen, on_progress: Callable[[Progress], Progress | None]) -> Iterator[Event]:

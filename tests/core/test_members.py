@@ -24,7 +24,7 @@ def _drain(gen):
     ("resnet18", ["layer4.1.bn1", "layer4.1.bn2"], 4.0),
     ("regnetx_400mf", None, 4.0),               # its last two BatchNorm layers
 ])
-@pytest.mark.parametrize("batching", ["loop", "vmap"])
+@pytest.mark.parametrize("batching", ["loop", "vmap", "auto"])
 def test_cached_members_match_full_forward(backbone, layers, cache_gb, batching):
     torch.manual_seed(0)
     model = build_model(backbone, 3, 10).eval()
@@ -49,4 +49,16 @@ def test_cached_members_match_full_forward(backbone, layers, cache_gb, batching)
         ref = full_forward_logits(model, subset, v, x, mean, std)
         assert torch.equal(out.preds[i].long(), ref.argmax(1))
     assert torch.equal(get_vector(model, subset), base)  # the model got its own subset back
+    assert out.batching in (("loop", "vmap") if batching == "auto" else (batching,))
     assert out.mean_probs.shape == (10, 10) and torch.allclose(out.mean_probs.sum(1), torch.ones(10), atol=1e-4)
+
+
+def test_an_unknown_batching_is_refused_by_name():
+    model = build_model("smallcnn", 1, 10).eval()
+    subset = resolve(model, ["bn4"])
+    feats = _drain(build_features(split_model(model, subset)[0], torch.zeros(2, 1, 28, 28, dtype=torch.uint8),
+                                  (0.5,), (0.25,), torch.device("cpu"), batch_size=2, limit_bytes=2**30,
+                                  cancel=CancelFlag(), stage="t", label="t"))
+    with pytest.raises(ValueError, match="batching: 'fast'"):
+        _drain(evaluate_members(model, subset, get_vector(model, subset)[None], feats, torch.zeros(2).long(),
+                                batch_size=2, batching="fast", cancel=CancelFlag(), stage="t", label="t"))

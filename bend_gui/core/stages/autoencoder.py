@@ -17,7 +17,7 @@ from ..context import Checkpoint, Curve, StageContext
 from ..errors import Cancelled
 from ..events import Event, Message, Progress
 from ..fileio import load_tensors, save_tensors
-from ..members import evaluate_members, resolve_batching
+from ..members import evaluate_members
 from ..metrics import member_accuracies
 from ..pdiff.training import AutoencoderTrainer, train_steps
 from ..subset import Subset
@@ -33,7 +33,7 @@ def reconstruction_accuracy(ctx: StageContext, trainer: AutoencoderTrainer, snap
     vecs = trainer.reconstruct(snaps[rows])
     out = yield from evaluate_members(ctx.base_network(), subset, vecs, feats, data.test_y,
                                       batch_size=ctx.cfg.evaluate.batch_size,
-                                      batching=resolve_batching(ctx.cfg.evaluate.member_batching, ctx.device),
+                                      batching=ctx.cfg.evaluate.member_batching,
                                       cancel=ctx.cancel, stage=STAGE, label="reconstruction accuracy")
     return member_accuracies(out.preds.numpy(), data.test_y.numpy())
 

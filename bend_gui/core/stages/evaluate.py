@@ -16,7 +16,7 @@ from .. import metrics as M
 from ..context import StageContext
 from ..events import Event, Message
 from ..fileio import load_tensors, save_tensors, write_csv, write_json
-from ..members import evaluate_members, resolve_batching
+from ..members import evaluate_members
 
 STAGE = "evaluate"
 
@@ -29,11 +29,12 @@ def run(ctx: StageContext) -> Iterator[Event]:
     snaps = load_tensors(ctx.project.dir("collect") / "snapshots.pt")["snapshots"].float()
     gen = load_tensors(ctx.project.dir("generate") / "members.pt")
     sets = {"original": snaps, "generated": gen["members"].float(), **{k: v.float() for k, v in gen["baselines"].items()}}
-    batching = resolve_batching(e.member_batching, ctx.device)
+    batching = e.member_batching
     outs = {}
     for name, vecs in sets.items():
         outs[name] = yield from evaluate_members(model, subset, vecs, feats, data.test_y, batch_size=e.batch_size,
                                                  batching=batching, cancel=ctx.cancel, stage=STAGE, label=name)
+        batching = outs[name].batching  # 'auto' decides once, on the first set
     y = data.test_y.numpy()
     C = data.num_classes
     preds = {k: v.preds.numpy().astype(np.int64) for k, v in outs.items()}
