@@ -146,7 +146,7 @@ def test_missing_dataset_names_the_places_and_blocks_next_unless_download(qtbot,
     assert not wiz.button(NEXT).isEnabled()
     qtbot.mouseClick(page.download, LEFT)
     assert page.download.isChecked()
-    assert wiz.button(NEXT).isEnabled()
+    qtbot.waitUntil(lambda: wiz.button(NEXT).isEnabled())  # after the re-check answers
     assert f"downloaded into {missing}" in page.status.text()
 
     # an image folder cannot be downloaded: the box turns off and the image size appears
@@ -155,6 +155,36 @@ def test_missing_dataset_names_the_places_and_blocks_next_unless_download(qtbot,
     assert page.image_size.isVisible()
     assert not page.download.isEnabled() and not page.download.isChecked()
     assert not wiz.button(NEXT).isEnabled()
+
+
+def test_the_dataset_check_runs_off_the_gui_thread_and_drops_stale_answers(qtbot, wizard, tmp_path, monkeypatch):
+    import threading
+    import time
+
+    import bend_gui.gui.wizard as W
+
+    real, threads = W.dataset_info, []
+
+    def slow_info(cfg):
+        threads.append(threading.current_thread())
+        time.sleep(0.5 if cfg.root.endswith("first") else 0.05)  # the first check answers last
+        return real(cfg)
+    monkeypatch.setattr(W, "dataset_info", slow_info)
+    click(qtbot, wizard, NEXT)
+    page = wizard.dataset_page
+    qtbot.keyClick(page.dataset, Qt.Key.Key_End)  # image folder
+    type_into(qtbot, page.root, str(tmp_path / "first"))
+    qtbot.waitUntil(lambda: "Checking" in page.status.text())  # shown while a slow check runs
+    assert not wizard.button(NEXT).isEnabled()
+    for cls in ("cat", "dog"):
+        (tmp_path / "second" / cls).mkdir(parents=True)
+        (tmp_path / "second" / cls / "1.png").write_bytes(b"")
+    type_into(qtbot, page.root, str(tmp_path / "second"))
+    qtbot.waitUntil(lambda: "2 classes, 2 training images" in page.status.text())
+    qtbot.wait(700)  # the first, slower check answers now: it must not replace the newer answer
+    assert "2 classes, 2 training images" in page.status.text()
+    assert wizard.button(NEXT).isEnabled()
+    assert threads and threading.main_thread() not in threads
 
 
 def test_resnet_tree_warns_strongly_on_a_large_conv_layer(qtbot, wizard, tiny_data_root):
