@@ -44,3 +44,18 @@ def wait_job(qtbot, win, timeout=120_000):
     """Wait until the runner is idle and the GUI has processed its end."""
     qtbot.waitUntil(lambda: not win.runner.busy, timeout=timeout)
     qtbot.wait(50)
+
+
+@pytest.fixture(autouse=True)
+def _delete_widgets_now(qapp):
+    """After each test (and after pytest-qt's deleteLater of its widgets): run the deferred deletes, then
+    collect the Python garbage they leave, here rather than at a random allocation in a later test. Left to
+    chance, a collection inside a later test's page construction freed earlier pages' pyqtgraph widgets in
+    an order that crashed in ~QWidget (SIGSEGV, reproducible with tests/gui/test_views.py alone)."""
+    yield
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
