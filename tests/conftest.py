@@ -8,7 +8,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from tests.helpers import tiny_config, write_tiny_idx  # noqa: E402
+from tests.helpers import VARIED, hard_config, private_copy, run_all, tiny_config, write_tiny_idx  # noqa: E402
 
 torch.set_num_threads(2)
 
@@ -37,21 +37,27 @@ def user_dirs(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def finished_project_root(tmp_path_factory, tiny_data_root):
     """A tiny project with every stage done (about 20 s, once per session). Copy it before changing it."""
-    from bend_gui.core import pipeline
-    from bend_gui.core.project import Project
-
-    p = Project.create(tmp_path_factory.mktemp("finished") / "tiny-done", tiny_config(tiny_data_root))
-    list(pipeline.run(p))
-    return p.root
+    return run_all(tmp_path_factory.mktemp("finished") / "tiny-done", tiny_config(tiny_data_root))
 
 
 @pytest.fixture
 def finished_project(tmp_path, finished_project_root):
     """A private copy of the finished tiny project."""
-    import shutil
+    return private_copy(finished_project_root, tmp_path / "done")
 
-    from bend_gui.core.project import Project
 
-    dst = tmp_path / "done"
-    shutil.copytree(finished_project_root, dst)
-    return Project.open(dst)
+@pytest.fixture(scope="session")
+def hard_project_root(tmp_path_factory, tiny_data_root):
+    """The finished project of hard_config: members that disagree (for sweeps and the ablation)."""
+    return run_all(tmp_path_factory.mktemp("hard") / "p", hard_config(tiny_data_root))
+
+
+@pytest.fixture(scope="session")
+def varied_project_root(tmp_path_factory, tiny_data_root):
+    """The finished project of VARIED: members whose results views have numbers worth checking."""
+    return run_all(tmp_path_factory.mktemp("varied") / "tiny-varied", tiny_config(tiny_data_root, **VARIED))
+
+
+@pytest.fixture
+def varied_project(tmp_path, varied_project_root):
+    return private_copy(varied_project_root, tmp_path / "varied")

@@ -70,3 +70,36 @@ def tiny_config(root: Path, **overrides) -> C.ProjectConfig:
         section, name = key.split("__")
         assignments.append((section, name, value))
     return C.with_values(cfg, assignments) if assignments else cfg.validate()
+
+
+def hard_config(data_root, **overrides) -> C.ProjectConfig:
+    """The tiny project with an untrained base and a large subset learning rate: its snapshots and members
+    score 8-26 % and disagree, so every number a sweep computes is informative (the usual tiny project
+    scores 100 % everywhere)."""
+    return tiny_config(data_root, base__epochs=0, collect__lr=0.5, collect__save_every=10, **overrides)
+
+
+# A real pipeline run whose members differ (an under-trained base and the noise generator with a large σ):
+# the shared tiny project is right on every test image, so every number there is 100 %.
+VARIED = dict(base__epochs=1, base__lr=0.003, collect__lr=0.02, generate__generator="noise",
+              generate__noise_sigma=0.5, generate__m=8)
+
+
+def run_all(root: Path, cfg: C.ProjectConfig) -> Path:
+    """Create a project and run every stage; for session fixtures that tests copy before changing."""
+    from bend_gui.core import pipeline
+    from bend_gui.core.project import Project
+
+    p = Project.create(root, cfg)
+    list(pipeline.run(p))
+    return p.root
+
+
+def private_copy(src: Path, dst: Path):
+    """A copy of a shared finished project that a test may change."""
+    import shutil
+
+    from bend_gui.core.project import Project
+
+    shutil.copytree(src, dst)
+    return Project.open(dst)

@@ -1,7 +1,6 @@
 """Layer ablation (Table 5): variants as child projects sharing the parent's base, run in turn, compared
 in one table, and flagged when the parent's base or settings change."""
 
-import shutil
 import subprocess
 import sys
 
@@ -12,20 +11,13 @@ from bend_gui.core.errors import ConfigError, ProjectError
 from bend_gui.core.events import Message, Metric, Progress, StageFinished, StageStarted
 from bend_gui.core.fileio import read_json
 from bend_gui.core.project import Project
-from tests.core.test_sweeps import drain, hard_config
-
-
-@pytest.fixture(scope="module")
-def parent_root(tmp_path_factory, tiny_data_root):
-    p = Project.create(tmp_path_factory.mktemp("abl") / "p", hard_config(tiny_data_root))
-    list(pipeline.run(p))
-    return p.root
+from tests.core.test_sweeps import drain
+from tests.helpers import hard_config, private_copy
 
 
 @pytest.fixture
-def parent(tmp_path, parent_root):
-    shutil.copytree(parent_root, tmp_path / "p")
-    return Project.open(tmp_path / "p")
+def parent(tmp_path, hard_project_root):
+    return private_copy(hard_project_root, tmp_path / "p")
 
 
 def test_add_variant_validates_and_refuses_duplicates(parent):

@@ -15,30 +15,6 @@ from bend_gui.core.project import Project
 from bend_gui.core.report import load_metrics
 
 
-# A real pipeline run whose members differ (an under-trained base and the noise generator with a large σ):
-# the shared tiny project is right on every test image, so every number there is 100 %.
-VARIED = dict(base__epochs=1, base__lr=0.003, collect__lr=0.02, generate__generator="noise",
-              generate__noise_sigma=0.5, generate__m=8)
-
-
-@pytest.fixture(scope="session")
-def varied_project_root(tmp_path_factory, tiny_data_root):
-    from bend_gui.core import pipeline
-    from tests.helpers import tiny_config
-
-    p = Project.create(tmp_path_factory.mktemp("varied") / "tiny-varied", tiny_config(tiny_data_root, **VARIED))
-    list(pipeline.run(p))
-    return p.root
-
-
-@pytest.fixture
-def varied_project(tmp_path, varied_project_root):
-    import shutil
-
-    shutil.copytree(varied_project_root, tmp_path / "varied")
-    return Project.open(tmp_path / "varied")
-
-
 def test_the_varied_project_has_numbers_worth_checking(varied_project):
     mt = load_metrics(varied_project)
     assert mt["abend_std"] > 0 and mt["gen_max"] > mt["gen_min"] and mt["sbend"] != mt["orig_mean"]

@@ -2,7 +2,6 @@
 reproduction of the pipeline's own numbers, live points, cancel and reuse, and the refusals."""
 
 import json
-import shutil
 import subprocess
 import sys
 
@@ -21,30 +20,15 @@ from bend_gui.core.pdiff.sampling import DiffusionGenerator
 from bend_gui.core.pdiff.training import train_autoencoder, train_diffusion
 from bend_gui.core.project import Project
 from bend_gui.core.subset import Subset
-from tests.helpers import tiny_config
+from tests.helpers import hard_config, private_copy
 
 EXACT = ("sbend", "abend_mean", "abend_std", "gen_mean", "gen_median", "gen_max", "gen_min", "orig_mean",
          "orig_median", "orig_max", "potential")
 
 
-def hard_config(data_root, **overrides):
-    """The tiny project with an untrained base and a large subset learning rate: its snapshots and members
-    score 8-26 % and disagree, so every number a sweep computes is informative (the usual tiny project
-    scores 100 % everywhere)."""
-    return tiny_config(data_root, base__epochs=0, collect__lr=0.5, collect__save_every=10, **overrides)
-
-
-@pytest.fixture(scope="module")
-def hard_root(tmp_path_factory, tiny_data_root):
-    p = Project.create(tmp_path_factory.mktemp("hard") / "p", hard_config(tiny_data_root))
-    list(pipeline.run(p))
-    return p.root
-
-
 @pytest.fixture
-def hard(tmp_path, hard_root):
-    shutil.copytree(hard_root, tmp_path / "p")
-    return Project.open(tmp_path / "p")
+def hard(tmp_path, hard_project_root):
+    return private_copy(hard_project_root, tmp_path / "p")
 
 
 def drain(gen):

@@ -16,7 +16,8 @@ from bend_gui.core.project import Project
 from bend_gui.core.report import pct, pct_pm
 from bend_gui.gui.views.ablation import AblationPage
 from bend_gui.gui.views.sweeps import PLOTTED, SweepsPage
-from tests.core.test_sweeps import drain, hard_config
+from tests.core.test_sweeps import drain
+from tests.helpers import hard_config
 from tests.gui.conftest import wait_job
 
 

@@ -23,7 +23,6 @@ from bend_gui.gui.views import (RESULT_PAGES, SweepsPage, AblationPage, Diversit
 from bend_gui.gui.views import votes as votes_module
 from bend_gui.gui.views.common import NumericItem
 from bend_gui.gui.views.exports import ExportEnsembleDialog
-from tests.core.test_results import varied_project, varied_project_root  # noqa: F401 - fixtures
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
