@@ -73,6 +73,7 @@ class DatasetInfo:
     num_classes: int
     looked_in: tuple[str, ...] = ()   # where it looked, when it is missing
     how_to_get: str = ""
+    problem: bool = False             # found but unusable: `message` says why (a layout, a read error)
 
 
 def default_data_dir() -> Path:
@@ -373,17 +374,17 @@ def dataset_info(cfg: DataConfig) -> DatasetInfo:
         try:
             base, _ = image_folder_layout(root)
         except DataError as e:
-            return DatasetInfo(False, str(e), 3, cfg.image_size, 0, (str(root),), _how_to_get(cfg))
+            return DatasetInfo(False, str(e), 3, cfg.image_size, 0, (str(root),), _how_to_get(cfg), True)
         try:
             classes = _class_dirs(base)
             n_images = sum(_count_images(c) for c in classes)
         except OSError as e:
             return DatasetInfo(False, f"{base}: cannot read it ({e.strerror or e})", 3, cfg.image_size, 0,
-                               (str(base),), _how_to_get(cfg))
+                               (str(base),), _how_to_get(cfg), True)
         if len(classes) >= 2 and n_images:
             return DatasetInfo(True, f"{len(classes)} classes, {n_images} training images in {base}", 3,
                                cfg.image_size, len(classes))
         if classes and n_images:
             return DatasetInfo(False, f"{base}: only {len(classes)} class folder; a classifier needs at least 2",
-                               3, cfg.image_size, len(classes), (str(base),), _how_to_get(cfg))
+                               3, cfg.image_size, len(classes), (str(base),), _how_to_get(cfg), True)
     return _missing_info(cfg, [root] if root else [], 3, cfg.image_size, 0)

@@ -74,6 +74,8 @@ def _missing_html(info) -> str:
                        ("set [data] download = true", "tick “download”"),
                        ("[data] download = true", "tick “download”")):
         how = how.replace(key, words)
+    if info.problem:  # found, but unusable: say why
+        return f"<b>✗ {html.escape(info.message)}</b><br><br>To fix it: {html.escape(how)}."
     places = "".join(f"<li>{html.escape(p)}</li>" for p in info.looked_in) or "<li>nowhere: choose a Root folder</li>"
     return (f"<b>✗ Not found.</b> Looked in:"
             f"<ul style='margin-top:2px; margin-bottom:2px'>{places}</ul>To get it: {html.escape(how)}.")
@@ -307,12 +309,12 @@ class DatasetPage(QWizardPage):
         self._checking = cfg
         self._slow.start()
         self.completeChanged.emit()
-        worker = create_worker(dataset_info, cfg)
-        worker.returned.connect(lambda info, cfg=cfg: self._answered(cfg, info))
-        worker.errored.connect(lambda e, cfg=cfg: self._answered(cfg, DatasetInfo(
-            False, f"the check failed: {type(e).__name__}: {e}", 3, cfg.image_size, 0, (cfg.root,),
-            "choose another Root folder")))
-        worker.start()
+        # Through _connect: an 'errored' connected afterwards would not stop superqt from re-raising.
+        create_worker(dataset_info, cfg, _connect={
+            "returned": lambda info, cfg=cfg: self._answered(cfg, info),
+            "errored": lambda e, cfg=cfg: self._answered(cfg, DatasetInfo(
+                False, f"the check failed: {type(e).__name__}: {e}", 3, cfg.image_size, 0, (cfg.root,),
+                "choose another Root folder", problem=True))})
 
     def _answered(self, cfg: C.DataConfig, info: DatasetInfo) -> None:
         if cfg != self._checking:

@@ -8,8 +8,10 @@ import math
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, QThreadPool, Qt
+from PySide6.QtWidgets import QMessageBox
 
 from bend_gui.core import bundle
+from bend_gui.core.bundle import BundleError
 from bend_gui.core import metrics as M
 from bend_gui.core.fileio import load_tensors
 from bend_gui.core.project import Project
@@ -22,6 +24,8 @@ from bend_gui.gui.views import (RESULT_PAGES, SweepsPage, AblationPage, Diversit
                                 VotesPage)
 from bend_gui.gui.views import votes as votes_module
 from bend_gui.gui.views.common import NumericItem
+from bend_gui.gui.views import exports as exports_module
+from bend_gui.gui.views import table3 as table3_module
 from bend_gui.gui.views.exports import ExportEnsembleDialog
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -106,7 +110,7 @@ def test_numeric_items_sort_by_number_not_text():
     assert NumericItem("—", None) < NumericItem("0.00", 0.0)
 
 
-def test_export_results_and_ensemble_from_the_table3_page(open_page, varied_project, tmp_path, qtbot):
+def test_export_results_and_ensemble_from_the_table3_page(open_page, varied_project, tmp_path, qtbot, monkeypatch):
     page = open_page(Table3Page, varied_project)
     paths = page.export_results_to(tmp_path / "out")
     assert {p.name for p in paths} >= {"table3.csv", "diversity.csv", "efficiency.csv", "calibration.csv",
@@ -122,11 +126,34 @@ def test_export_results_and_ensemble_from_the_table3_page(open_page, varied_proj
     assert not dlg.save() and "no such folder" in dlg.error.text()
     dlg.path.setText(str(tmp_path / "gen"))
     dlg.rule.setCurrentIndex(dlg.rule.findData("abend"))
-    assert dlg.save()
+    assert dlg.save()  # writing started, in a worker thread
+    qtbot.waitUntil(lambda: page.dialog is not dlg)  # the confirmation replaced the dialog
     ens = bundle.load(tmp_path / "gen.pt")
     assert ens.m == load_metrics(varied_project)["m"] and ens.rule == "abend"
-    qtbot.waitUntil(lambda: page.dialog is not dlg)  # the confirmation replaced the dialog
     assert "gen.pt" in page.dialog.text()
+    page.dialog.close()
+
+    # A failure while writing keeps the dialog open with the message.
+    def refuse(*args):
+        raise BundleError("disk says no")
+    monkeypatch.setattr(exports_module, "export_ensemble_to", refuse)
+    page.open_export_ensemble()
+    dlg = page.dialog
+    dlg.path.setText(str(tmp_path / "never"))
+    assert dlg.save()
+    qtbot.waitUntil(lambda: dlg.error.text() == "disk says no")
+    assert dlg.isVisible() and dlg.buttons.isEnabled() and not (tmp_path / "never.pt").exists()
+    dlg.reject()
+
+    # "Export results…" writes in a worker thread and confirms what it wrote.
+    class Chooser:
+        @staticmethod
+        def getExistingDirectory(*args):
+            return str(tmp_path / "out2")
+    monkeypatch.setattr(table3_module, "QFileDialog", Chooser)
+    qtbot.mouseClick(page.export_results_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: isinstance(page.dialog, QMessageBox) and "Wrote" in page.dialog.text())
+    assert (tmp_path / "out2" / "table3.csv").is_file() and page.export_results_btn.isEnabled()
     page.dialog.close()
 
 

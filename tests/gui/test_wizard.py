@@ -157,7 +157,7 @@ def test_missing_dataset_names_the_places_and_blocks_next_unless_download(qtbot,
     assert not wiz.button(NEXT).isEnabled()
 
 
-def test_the_dataset_check_runs_off_the_gui_thread_and_drops_stale_answers(qtbot, wizard, tmp_path, monkeypatch):
+def test_the_dataset_check_runs_off_the_gui_thread_drops_stale_answers_and_says_why(qtbot, wizard, tmp_path, monkeypatch):
     import threading
     import time
 
@@ -185,6 +185,23 @@ def test_the_dataset_check_runs_off_the_gui_thread_and_drops_stale_answers(qtbot
     assert "2 classes, 2 training images" in page.status.text()
     assert wizard.button(NEXT).isEnabled()
     assert threads and threading.main_thread() not in threads
+
+    # A check that raises says so, and Next stays off.
+    def broken(cfg):
+        raise PermissionError(13, "Permission denied", cfg.root)
+    monkeypatch.setattr(W, "dataset_info", broken)
+    type_into(qtbot, page.root, str(tmp_path / "locked"))
+    qtbot.waitUntil(lambda: "the check failed: PermissionError" in page.status.text())
+    assert not wizard.button(NEXT).isEnabled()
+
+    # A folder that is there but unusable says why, not "not found".
+    monkeypatch.setattr(W, "dataset_info", real)
+    (tmp_path / "one" / "cat").mkdir(parents=True)
+    (tmp_path / "one" / "cat" / "1.png").write_bytes(b"")
+    type_into(qtbot, page.root, str(tmp_path / "one"))
+    qtbot.waitUntil(lambda: "only 1 class folder; a classifier needs at least 2" in page.status.text())
+    assert "Not found" not in page.status.text() and "point Root folder at" in page.status.text()
+    assert not wizard.button(NEXT).isEnabled()
 
 
 def test_resnet_tree_warns_strongly_on_a_large_conv_layer(qtbot, wizard, tiny_data_root):

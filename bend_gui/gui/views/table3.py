@@ -10,12 +10,11 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QTableWidget, QVBoxLayout, QWidget)
 
-from ...core.errors import BendError
 from ...core.report import TABLE3_COLUMNS, TABLE3_HEADERS, table3_cells, table3_rows, verdicts
 from ...core.results import Results
 from ..plots import ExportButtons, write_rows_csv
 from .common import NumericItem, ResultsPage, caption, checked_export, text_item
-from .exports import ExportEnsembleDialog, export_ensemble_to, export_results_to, show_message
+from .exports import ExportEnsembleDialog, export_ensemble_to, export_results_to, in_worker, show_message
 
 COLUMN_HELP = {
     "sbend": "sBEND: majority vote of the generated members (Algorithm 1)",
@@ -188,14 +187,18 @@ class Table3Page(ResultsPage):
         folder = QFileDialog.getExistingDirectory(self, "Export results into a folder")
         if not folder:
             return
-        try:
-            paths = self.export_results_to(folder)
-        except (BendError, OSError) as e:
-            self.dialog = show_message(self, "Export results", str(e), error=True)
-            return
         stale = "\n\nNote: these results are stale." if self.results is not None and self.results.stale else ""
-        self.dialog = show_message(self, "Export results", f"Wrote {len(paths)} files into {folder}:\n"
-                                   + ", ".join(p.name for p in paths) + stale)
+
+        def done(paths: list[Path]) -> None:
+            self.export_results_btn.setEnabled(True)
+            self.dialog = show_message(self, "Export results", f"Wrote {len(paths)} files into {folder}:\n"
+                                       + ", ".join(p.name for p in paths) + stale)
+
+        def failed(message: str) -> None:
+            self.export_results_btn.setEnabled(True)
+            self.dialog = show_message(self, "Export results", message, error=True)
+        self.export_results_btn.setEnabled(False)  # until the results are written (or fail)
+        self.exporting = in_worker(export_results_to, self.model, folder, done=done, failed=failed)
 
     @Slot()
     def open_export_ensemble(self) -> None:
