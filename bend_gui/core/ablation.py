@@ -22,7 +22,7 @@ from typing import Iterator
 from . import config as C
 from . import pipeline, preflight
 from .errors import ConfigError, ProjectError
-from .events import CancelFlag, Event, Message, Metric, Progress, StageFinished, StageStarted
+from .events import CancelFlag, Event, Message, Metric, Progress, StageFinished, StageStarted, relay
 from .fileio import atomic_write_bytes, read_json, write_json
 from .project import STAGE_TITLES, Project
 
@@ -249,21 +249,20 @@ def _relay(slug: str, i: int, n: int, gen) -> Iterator[Event]:
     monitors and the pipeline panel listen to those): stages become messages, progress is tagged with
     the variant, and training curve points are dropped."""
     tag = f"variant {i + 1}/{n} {slug}"
-    while True:
-        try:
-            ev = next(gen)
-        except StopIteration as stop:
-            return stop.value
+
+    def relabel(ev: Event) -> Event | None:
         if isinstance(ev, StageStarted):
-            yield Message(STAGE, f"{tag}: {STAGE_TITLES[ev.stage]}" + (" (resumed)" if ev.resumed else ""))
-        elif isinstance(ev, StageFinished):
+            return Message(STAGE, f"{tag}: {STAGE_TITLES[ev.stage]}" + (" (resumed)" if ev.resumed else ""))
+        if isinstance(ev, StageFinished):
             note = "up to date" if ev.skipped else f"done in {ev.seconds:.1f} s"
-            yield Message(STAGE, f"{tag}: {STAGE_TITLES[ev.stage]} {note}")
-        elif isinstance(ev, Progress):
-            yield ev if ev.stage == "cache" else Progress(f"{STAGE}:{slug}:{ev.stage}", ev.done, ev.total,
-                                                          f"{tag} · {ev.stage}: {ev.text}")
-        elif isinstance(ev, Message):
-            yield Message(STAGE, f"{tag} · {ev.text}")
+            return Message(STAGE, f"{tag}: {STAGE_TITLES[ev.stage]} {note}")
+        if isinstance(ev, Progress):
+            return ev if ev.stage == "cache" else Progress(f"{STAGE}:{slug}:{ev.stage}", ev.done, ev.total,
+                                                           f"{tag} · {ev.stage}: {ev.text}")
+        if isinstance(ev, Message):
+            return Message(STAGE, f"{tag} · {ev.text}")
+        return None
+    return (yield from relay(gen, relabel))
 
 
 def run_variants(project: Project, cancel: CancelFlag | None = None, only: list[str] | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Callable, Iterator
 from dataclasses import dataclass, field
 
 from .errors import Cancelled
@@ -63,3 +64,25 @@ class CancelFlag:
     def check(self) -> None:
         if self._event.is_set():
             raise Cancelled()
+
+
+def run_to_end(gen: Iterator[Event]):
+    """Drive a job generator in the calling thread, dropping its events; its return value."""
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+def relay(gen: Iterator[Event], transform: Callable[[Event], Event | None]) -> Iterator[Event]:
+    """Re-yield a nested job's events through `transform` (an event to yield, or None to drop it) and
+    return the nested job's return value: `result = yield from relay(job, transform)`."""
+    while True:
+        try:
+            ev = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        ev = transform(ev)
+        if ev is not None:
+            yield ev

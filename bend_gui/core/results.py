@@ -196,15 +196,6 @@ def abend_distribution(preds: np.ndarray, y: np.ndarray, repeats: int, seed: int
     return out
 
 
-def run_to_end(gen: Iterator[Event]):
-    """Drive a job generator in the calling thread; its return value."""
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
-
-
 def vote_summary(row: dict, runs: np.ndarray, n_test: int) -> dict:
     """The numbers the sBEND-vs-aBEND view shows: the reference lines, aBEND's mean ± std over `runs`, and
     how often a repeat of aBEND beats, ties or trails sBEND (the paper's Figure 3 question)."""

@@ -36,7 +36,7 @@ from .config import ProjectConfig
 from .context import StageContext
 from .device import resolve_device
 from .errors import Cancelled, ProjectError
-from .events import CancelFlag, Event, Message, Metric, Progress
+from .events import CancelFlag, Event, Message, Metric, Progress, relay
 from .fileio import load_tensors, read_csv, read_json, write_csv, write_json
 from .generators import baseline
 from .members import MemberOutputs, evaluate_members
@@ -178,17 +178,11 @@ def _relay(gen, on_progress: Callable[[Progress], Progress | None]) -> Iterator[
     """Runs a nested job: its progress re-labelled (cache progress kept), its curve points dropped (they
     belong to the trainings inside one point, not to the project's curves), messages kept; returns its
     result."""
-    while True:
-        try:
-            ev = next(gen)
-        except StopIteration as stop:
-            return stop.value
+    def relabel(ev: Event) -> Event | None:
         if isinstance(ev, Progress) and ev.stage != "cache":
-            ev = on_progress(ev)
-        elif isinstance(ev, Metric):
-            ev = None
-        if ev is not None:
-            yield ev
+            return on_progress(ev)
+        return None if isinstance(ev, Metric) else ev
+    return (yield from relay(gen, relabel))
 
 
 def point_row(gen_preds: np.ndarray, mean_probs: np.ndarray, orig_preds: np.ndarray, y: np.ndarray, *,

@@ -18,18 +18,10 @@ import time
 import torch
 
 from bend_gui.core.backbones import build_model, last_batchnorms
-from bend_gui.core.events import CancelFlag
+from bend_gui.core.events import CancelFlag, run_to_end
 from bend_gui.core.features import build_features
 from bend_gui.core.members import evaluate_members, full_forward_logits
 from bend_gui.core.subset import get_vector, resolve, split_model
-
-
-def drain(gen):
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        return stop.value
 
 
 def sync(device):
@@ -53,13 +45,12 @@ def main() -> None:
     torch.manual_seed(0)
     if args.project:
         from bend_gui.core.context import StageContext
-        from bend_gui.core.events import CancelFlag as _CF
         from bend_gui.core.fileio import load_tensors
         from bend_gui.core.project import Project
 
         project = Project.open(args.project)
-        ctx = StageContext(project, project.load_config(), device, _CF())
-        data = drain(ctx.data())
+        ctx = StageContext(project, project.load_config(), device, CancelFlag())
+        data = run_to_end(ctx.data())
         model, subset = ctx.base_network(), ctx.subset()
         vectors = load_tensors(project.dir("generate") / "members.pt")["members"][: args.m].float()
         x, y, mean, std = data.test_x[: args.n], data.test_y[: args.n], data.mean, data.std
@@ -94,9 +85,9 @@ def main() -> None:
         sync(device)
         t = time.perf_counter()
         prefix, _, _ = split_model(model, subset)
-        feats = drain(build_features(prefix, x, mean, std, device, batch_size=args.batch, limit_bytes=8 * 2**30,
+        feats = run_to_end(build_features(prefix, x, mean, std, device, batch_size=args.batch, limit_bytes=8 * 2**30,
                                      cancel=CancelFlag(), stage="bench", label="test"))
-        out = drain(evaluate_members(model, subset, vectors, feats, y, batch_size=args.batch, batching=batching,
+        out = run_to_end(evaluate_members(model, subset, vectors, feats, y, batch_size=args.batch, batching=batching,
                                      cancel=CancelFlag(), stage="bench", label="bench"))
         sync(device)
         results[batching] = time.perf_counter() - t

@@ -4,18 +4,10 @@ import pytest
 import torch
 
 from bend_gui.core.backbones import build_model, last_batchnorms
-from bend_gui.core.events import CancelFlag
+from bend_gui.core.events import CancelFlag, run_to_end
 from bend_gui.core.features import build_features
 from bend_gui.core.members import evaluate_members, full_forward_logits
 from bend_gui.core.subset import get_vector, resolve, split_model
-
-
-def _drain(gen):
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        return stop.value
 
 
 @pytest.mark.parametrize("backbone, layers, cache_gb", [
@@ -40,10 +32,10 @@ def test_cached_members_match_full_forward(backbone, layers, cache_gb, batching)
     y = torch.randint(0, 10, (10,))
     mean, std = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
     prefix, _, _ = split_model(model, subset)
-    feats = _drain(build_features(prefix, x, mean, std, torch.device("cpu"), batch_size=4,
+    feats = run_to_end(build_features(prefix, x, mean, std, torch.device("cpu"), batch_size=4,
                                   limit_bytes=cache_gb * 2**30, cancel=CancelFlag(), stage="t", label="t"))
     assert (feats.cached is None) == (cache_gb == 0)
-    out = _drain(evaluate_members(model, subset, vectors, feats, y, batch_size=4, batching=batching,
+    out = run_to_end(evaluate_members(model, subset, vectors, feats, y, batch_size=4, batching=batching,
                                   cancel=CancelFlag(), stage="t", label="t", member_chunk=3))
     for i, v in enumerate(vectors):
         ref = full_forward_logits(model, subset, v, x, mean, std)
@@ -56,9 +48,9 @@ def test_cached_members_match_full_forward(backbone, layers, cache_gb, batching)
 def test_an_unknown_batching_is_refused_by_name():
     model = build_model("smallcnn", 1, 10).eval()
     subset = resolve(model, ["bn4"])
-    feats = _drain(build_features(split_model(model, subset)[0], torch.zeros(2, 1, 28, 28, dtype=torch.uint8),
+    feats = run_to_end(build_features(split_model(model, subset)[0], torch.zeros(2, 1, 28, 28, dtype=torch.uint8),
                                   (0.5,), (0.25,), torch.device("cpu"), batch_size=2, limit_bytes=2**30,
                                   cancel=CancelFlag(), stage="t", label="t"))
     with pytest.raises(ValueError, match="batching: 'fast'"):
-        _drain(evaluate_members(model, subset, get_vector(model, subset)[None], feats, torch.zeros(2).long(),
+        run_to_end(evaluate_members(model, subset, get_vector(model, subset)[None], feats, torch.zeros(2).long(),
                                 batch_size=2, batching="fast", cancel=CancelFlag(), stage="t", label="t"))

@@ -10,6 +10,7 @@ import pytest
 from bend_gui.core import metrics as M
 from bend_gui.core import results as R
 from bend_gui.core.errors import ProjectError
+from bend_gui.core.events import run_to_end
 from bend_gui.core.fileio import load_tensors
 from bend_gui.core.project import Project
 from bend_gui.core.report import load_metrics
@@ -60,7 +61,7 @@ def test_abend_distribution_repeats_the_evaluate_stage_draws(varied_project):
     res = R.load_results(varied_project)
     preds, y = res.predictions("generated")
     stored = res.metrics["abend_runs"]
-    runs = R.run_to_end(R.abend_distribution(preds, y, len(stored) + 7, res.seed))
+    runs = run_to_end(R.abend_distribution(preds, y, len(stored) + 7, res.seed))
     assert len(runs) == len(stored) + 7
     np.testing.assert_array_equal(runs[:len(stored)], stored)
     np.testing.assert_array_equal(runs, M.abend_repeats(preds, y, len(stored) + 7, res.seed))
@@ -75,7 +76,7 @@ def test_abend_distribution_stops_when_cancelled():
     next(gen)
     flag.set()
     with pytest.raises(Cancelled):
-        R.run_to_end(gen)
+        run_to_end(gen)
 
 
 def test_accuracy_bins_never_split_a_possible_value():

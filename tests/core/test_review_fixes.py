@@ -10,14 +10,13 @@ from bend_gui.core import config as C
 from bend_gui.core import metrics as M
 from bend_gui.core.backbones import build_model
 from bend_gui.core.errors import BendError, ConfigError
-from bend_gui.core.events import CancelFlag
+from bend_gui.core.events import CancelFlag, run_to_end
 from bend_gui.core.features import build_features
 from bend_gui.core.fileio import save_tensors
 from bend_gui.core.members import evaluate_members
 from bend_gui.core.pipeline import is_out_of_memory
 from bend_gui.core.report import format_report, load_metrics
 from bend_gui.core.subset import resolve
-from tests.core.test_members import _drain
 
 
 def test_vmap_falls_back_to_the_loop_for_a_subset_on_a_resnet_shortcut():
@@ -29,9 +28,9 @@ def test_vmap_falls_back_to_the_loop_for_a_subset_on_a_resnet_shortcut():
     y = torch.zeros(4, dtype=torch.long)
     from bend_gui.core.subset import split_model
     prefix, _, _ = split_model(model, subset)
-    feats = _drain(build_features(prefix, x, (0.5,) * 3, (0.25,) * 3, torch.device("cpu"), batch_size=4,
+    feats = run_to_end(build_features(prefix, x, (0.5,) * 3, (0.25,) * 3, torch.device("cpu"), batch_size=4,
                                   limit_bytes=2**30, cancel=CancelFlag(), stage="t", label="t"))
-    outs = {b: _drain(evaluate_members(model, subset, vectors, feats, y, batch_size=4, batching=b,
+    outs = {b: run_to_end(evaluate_members(model, subset, vectors, feats, y, batch_size=4, batching=b,
                                        cancel=CancelFlag(), stage="t", label="t")) for b in ("loop", "vmap")}
     assert torch.equal(outs["loop"].preds, outs["vmap"].preds)
 

@@ -13,7 +13,8 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushBu
 
 from ...core.errors import BendError
 from ...core.report import pct, pct_pm
-from ...core.results import (GENERATED, Results, abend_distribution, accuracy_bins, run_to_end, vote_summary)
+from ...core.events import run_to_end
+from ...core.results import GENERATED, Results, abend_distribution, accuracy_bins, vote_summary
 from ..plots import PALETTE
 from .common import PlotPanel, ResultsPage, caption, legend_sample
 
