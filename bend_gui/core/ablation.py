@@ -12,6 +12,7 @@ or different file) or the parent's other settings change, the variants are stale
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 import shutil
@@ -102,7 +103,20 @@ def _clean_layers(layers) -> list[str]:
 
 
 def subset_d(cfg: C.ProjectConfig) -> int:
-    """The subset's size d for these settings (the network is built, not trained)."""
+    """The subset's size d for these settings (the network is built, not trained). Remembered per
+    backbone, data and layers: Table 5 is re-read whenever a stage's state changes, in the GUI thread,
+    and building a ResNet-50 (or walking an image folder) each time would stall it."""
+    cfg.validate()
+    d = cfg.data
+    return _subset_d(cfg.model.backbone, d.dataset, d.root, d.image_size, tuple(cfg.subset.layers))
+
+
+@functools.lru_cache(maxsize=64)
+def _subset_d(backbone: str, dataset: str, root: str, image_size: int, layers: tuple[str, ...]) -> int:
+    cfg = C.ProjectConfig()
+    cfg.model.backbone = backbone
+    cfg.data.dataset, cfg.data.root, cfg.data.image_size = dataset, root, image_size
+    cfg.subset.layers = list(layers)
     return preflight.check(cfg, need_data=False).d
 
 
