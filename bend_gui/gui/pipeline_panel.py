@@ -203,7 +203,7 @@ class PipelinePanel(QWidget):
         # Keep the edits of every open form, not just this one.
         for f in self.forms.values():
             if f is not form:
-                f._base = cfg
+                f.set_base(cfg)
         self.model.save_config(cfg)
 
     @Slot()

@@ -6,12 +6,15 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QLabel, QLineEdit, QSpinBox,
                                QVBoxLayout, QWidget)
 
 from ..core import config as C
 from ..core.errors import ConfigError
+from .wheel import guard_wheel
+
+MODIFIED_STYLE = "color: #1565c0; font-weight: bold;"
 
 
 class _Field:
@@ -46,7 +49,7 @@ class _Field:
         elif isinstance(value, list):
             w.setText(", ".join(str(v) for v in value))
         else:
-            w.setText(f"{value:g}" if isinstance(value, float) else str(value))
+            w.setText(repr(value) if isinstance(value, float) else str(value))  # repr: reads back exactly
 
     def get(self) -> Any:
         w = self.widget
@@ -105,10 +108,11 @@ class SettingsForm(QWidget):
                     continue
                 fld = _Field(section, f)
                 self.fields[(section, f.name)] = fld
-                label = QLabel(f.name)
-                label.setToolTip(f.metadata.get("help", ""))
-                form.addRow(label, fld.widget)
-                fld.changed_signal().connect(self.edited)
+                fld.label = QLabel(f.name)
+                fld.label.setObjectName(f"label:{section}.{f.name}")
+                fld.label.setToolTip(f.metadata.get("help", ""))
+                form.addRow(fld.label, fld.widget)
+                fld.changed_signal().connect(self._field_edited)
             lay.addWidget(box)
         self.error = QLabel()
         self.error.setWordWrap(True)
@@ -116,12 +120,43 @@ class SettingsForm(QWidget):
         lay.addWidget(self.error)
         lay.addStretch(1)
         self._base = C.ProjectConfig()
+        guard_wheel(self)
+
+    def modified(self) -> list[str]:
+        """`section.name` of every field whose value differs from the config last set (not yet applied)."""
+        out = []
+        for (section, name), fld in self.fields.items():
+            try:
+                same = fld.get() == getattr(self._base.section(section), name)
+            except ConfigError:
+                same = False
+            if not same:
+                out.append(f"{section}.{name}")
+        return out
+
+    def _mark_modified(self) -> None:
+        changed = set(self.modified())
+        for (section, name), fld in self.fields.items():
+            on = f"{section}.{name}" in changed
+            fld.label.setText(f"{name} •" if on else name)
+            fld.label.setStyleSheet(MODIFIED_STYLE if on else "")
+
+    @Slot()
+    def _field_edited(self) -> None:
+        self._mark_modified()
+        self.edited.emit()
 
     def set_config(self, cfg: C.ProjectConfig) -> None:
         self._base = cfg.copy()
         for (section, name), fld in self.fields.items():
             fld.set(getattr(cfg.section(section), name))
         self.error.clear()
+        self._mark_modified()
+
+    def set_base(self, cfg: C.ProjectConfig) -> None:
+        """The config the fields are compared with (after another form applied its edits), keeping edits."""
+        self._base = cfg.copy()
+        self._mark_modified()
 
     def widget(self, section: str, name: str) -> QWidget:
         return self.fields[(section, name)].widget

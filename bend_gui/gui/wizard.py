@@ -29,6 +29,7 @@ from ..core.project import Project
 from ..core.subset import resolve
 from ..core.userdata import projects_dir
 from .settings_form import SettingsForm
+from .wheel import guard_wheel
 
 GOOD, CAUTION, BAD, MUTED = "#2e7d32", "#b26a00", "#c62828", "#666666"
 
@@ -101,6 +102,7 @@ class NewProjectWizard(QWizard):
         self.settings_page = SettingsPage(self)
         for page in (self.backbone_page, self.dataset_page, self.subset_page, self.settings_page):
             self.addPage(page)
+        guard_wheel(self)
 
     # --- what the pages chose, for the pages after them ------------------------------------------------
 

@@ -10,6 +10,7 @@ from .monitors import MonitorsPage
 from .pipeline_panel import PipelinePanel
 from .project_model import ProjectModel
 from .views import RESULT_PAGES
+from .wheel import guard_wheel
 
 
 class ProjectWorkspace(QWidget):
@@ -33,6 +34,7 @@ class ProjectWorkspace(QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(split, 1)
         lay.addWidget(self.activity)
+        guard_wheel(self)
 
     def page(self, title: str) -> QWidget:
         for i in range(self.tabs.count()):
