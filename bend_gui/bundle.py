@@ -1,6 +1,6 @@
 """Load an exported BEND ensemble: `bend_gui.bundle.load(path)` returns a torch module with
 `predict(x)` and `member_probs(x)`. Importing this imports no Qt."""
 
-from .core.bundle import FORMAT, FORMAT_VERSION, BendEnsemble, BundleError, export, load
+from .core.results.bundle import FORMAT, FORMAT_VERSION, BendEnsemble, BundleError, export, load
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "BendEnsemble", "BundleError", "export", "load"]

@@ -9,12 +9,13 @@ import signal
 import sys
 from pathlib import Path
 
-from .core import config as C
-from .core import pipeline, preflight
 from .core.errors import BendError, Cancelled
 from .core.events import CancelFlag, Message, Metric, Progress, StageFinished, StageStarted
-from .core.project import STAGE_TITLES, STAGES, Project
-from .core.templates import DEMO, list_templates, load_template
+from .core.pipeline import preflight
+from .core.pipeline import runner as pipeline
+from .core.project.folder import STAGE_TITLES, STAGES, Project
+from .core.settings import config as C
+from .core.settings.templates import DEMO, list_templates, load_template
 
 
 def cmd_new(args) -> int:
@@ -105,7 +106,7 @@ def cmd_status(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .core.report import format_report, load_metrics
+    from .core.results.report import format_report, load_metrics
 
     project = Project.open(args.dir)
     metrics = load_metrics(project)
@@ -120,7 +121,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .core.bundle import export
+    from .core.results.bundle import export
 
     summary = export(Project.open(args.dir), Path(args.out), members=args.members, rule=args.rule)
     print(f"wrote {summary['path']}: {summary['members']} members ({summary['source']}), d = {summary['d']:,}, "
@@ -129,7 +130,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_layers(args) -> int:
-    from .core.backbones import build_model, last_batchnorms, list_modules
+    from .core.ml.backbones import build_model, last_batchnorms, list_modules
 
     model = build_model(args.backbone, args.channels, args.classes)
     for m in list_modules(model):
@@ -169,7 +170,7 @@ def _drive(factory, label: str, quiet: bool) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .core import sweeps
+    from .core.studies import sweeps
 
     project = Project.open(args.dir)
     if not args.summary:
@@ -201,7 +202,7 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_ablation(args) -> int:
-    from .core import ablation
+    from .core.studies import ablation
 
     project = Project.open(args.dir)
     for layers in args.add or []:

@@ -15,7 +15,8 @@ import time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp()  # keep the user's recent-projects list out of it
 from PySide6.QtWidgets import QApplication
-from bend_gui.core.report import TABLE3_COLUMNS
+
+from bend_gui.core.results.report import TABLE3_COLUMNS
 from bend_gui.gui.main_window import MainWindow
 from bend_gui.gui.plots import configure_pyqtgraph
 

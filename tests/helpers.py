@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bend_gui.core import config as C
+from bend_gui.core.settings import config as C
 
 
 def idx_bytes(arr: np.ndarray) -> bytes:
@@ -87,8 +87,8 @@ VARIED = dict(base__epochs=1, base__lr=0.003, collect__lr=0.02, generate__genera
 
 def run_all(root: Path, cfg: C.ProjectConfig) -> Path:
     """Create a project and run every stage; for session fixtures that tests copy before changing."""
-    from bend_gui.core import pipeline
-    from bend_gui.core.project import Project
+    from bend_gui.core.pipeline import runner as pipeline
+    from bend_gui.core.project.folder import Project
 
     p = Project.create(root, cfg)
     list(pipeline.run(p))
@@ -99,7 +99,7 @@ def private_copy(src: Path, dst: Path):
     """A copy of a shared finished project that a test may change."""
     import shutil
 
-    from bend_gui.core.project import Project
+    from bend_gui.core.project.folder import Project
 
     shutil.copytree(src, dst)
     return Project.open(dst)

@@ -10,11 +10,11 @@ import sys
 import numpy as np
 import pytest
 
-from bend_gui.core import ensemble
-from bend_gui.core.data import DEBIAN_FASHION_MNIST
 from bend_gui.core.fileio import load_tensors
-from bend_gui.core.project import Project
-from bend_gui.core.report import load_metrics
+from bend_gui.core.ml.data import DEBIAN_FASHION_MNIST
+from bend_gui.core.project.folder import Project
+from bend_gui.core.results.report import load_metrics
+from bend_gui.core.results import ensemble
 
 pytestmark = pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(),
                                 reason="needs Debian's dataset-fashion-mnist (scripts/setup.sh installs it)")
@@ -43,7 +43,7 @@ def test_demo_runs_end_to_end_and_its_members_are_real_classifiers(tmp_path):
     out = tmp_path / "demo.pt"
     assert bend("export", root, out).returncode == 0
     code = (f"import torch, bend_gui.bundle as B\n"
-            f"from bend_gui.core.config import DataConfig\nfrom bend_gui.core.data import load_dataset\n"
+            f"from bend_gui.core.settings.config import DataConfig\nfrom bend_gui.core.ml.data import load_dataset\n"
             f"x = load_dataset(DataConfig()).test_x\n"
             f"print(','.join(map(str, B.load({str(out)!r}).predict(x).tolist())))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

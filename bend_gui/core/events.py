@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Callable, Iterator
 
 from .errors import Cancelled
 

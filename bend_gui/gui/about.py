@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QW
 
 def versions() -> dict[str, str]:
     import numpy
-    import PySide6
     import pyqtgraph
+    import PySide6
     import superqt
     import torch
     import torchvision

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QWidget
 
-from ..core.project import STAGE_TITLES
+from ..core.project.folder import STAGE_TITLES
 from .project_model import ProjectModel
 
 

@@ -8,10 +8,10 @@ from PySide6.QtCore import Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QStackedWidget, QWidget
 
-from ..core.device import describe_device, resolve_device
 from ..core.errors import BendError
-from ..core.project import STAGE_TITLES, Project
-from ..core.userdata import add_recent, demo_project, recent_projects
+from ..core.ml.device import describe_device, resolve_device
+from ..core.project.folder import STAGE_TITLES, Project
+from ..core.project.userdata import add_recent, demo_project, recent_projects
 from .about import AboutDialog
 from .project_model import ProjectModel
 from .runner import JobRunner, warm_up_imports

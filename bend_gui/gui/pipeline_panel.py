@@ -5,12 +5,21 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QScrollArea, QTreeWidget,
-                               QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..core.errors import ConfigError
-from ..core.project import STAGE_INPUTS, STAGE_TITLES, STAGES
-from ..core.report import pct
+from ..core.project.folder import STAGE_INPUTS, STAGE_TITLES, STAGES
+from ..core.results.report import pct
 from .project_model import ProjectModel
 from .settings_form import SettingsForm
 

@@ -7,11 +7,11 @@ import time
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from ..core import config as C
-from ..core import pipeline
 from ..core.errors import BendError
 from ..core.events import Message, Metric, Progress, StageFinished, StageStarted
-from ..core.project import STAGES, Project, StageState
+from ..core.pipeline import runner as pipeline
+from ..core.project.folder import STAGES, Project, StageState
+from ..core.settings import config as C
 from .runner import JobFactory, JobRunner
 
 

@@ -24,7 +24,8 @@ BATCH_SECONDS = 0.05
 def warm_up_imports() -> None:
     """Import what jobs import, in the GUI thread, once. A first import inside a worker holds the GIL for
     a few hundred milliseconds (torchvision's model zoo): measured as a 170 ms freeze of the event loop."""
-    from ..core import backbones, pipeline  # noqa: F401 - pipeline imports every stage
+    from ..core.ml import backbones
+    from ..core.pipeline import runner as pipeline
 
     backbones.backbones()
 

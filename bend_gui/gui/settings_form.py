@@ -7,11 +7,20 @@ from dataclasses import fields
 from typing import Any
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QLabel, QLineEdit, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ..core import config as C
 from ..core.errors import ConfigError
+from ..core.settings import config as C
 from .wheel import guard_wheel
 
 MODIFIED_STYLE = "color: #1565c0; font-weight: bold;"

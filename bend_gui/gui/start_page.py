@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
 from ..core.errors import BendError
-from ..core.project import STAGES, Project
-from ..core.userdata import recent_projects
+from ..core.project.folder import STAGES, Project
+from ..core.project.userdata import recent_projects
 
 
 def describe_project(root: Path) -> str:

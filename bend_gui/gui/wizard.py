@@ -12,22 +12,42 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFormLayout, QFrame,
-                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-                               QPushButton, QScrollArea, QSizePolicy, QSpinBox, QTreeWidget, QTreeWidgetItem,
-                               QVBoxLayout, QWidget, QWizard, QWizardPage)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSpinBox,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
+)
 from superqt.utils import create_worker
 from torch import nn
 
-from ..core import config as C
-from ..core.backbones import backbones, build_model, count_params, last_batchnorms, list_modules
-from ..core.data import DatasetInfo, dataset_info, default_data_dir
 from ..core.errors import BendError
-from ..core.preflight import check
-from ..core.presets import PRESETS, apply_preset
-from ..core.project import Project
-from ..core.subset import resolve
-from ..core.userdata import projects_dir
+from ..core.ml.backbones import backbones, build_model, count_params, last_batchnorms, list_modules
+from ..core.ml.data import DatasetInfo, dataset_info, default_data_dir
+from ..core.ml.subset import resolve
+from ..core.pipeline.preflight import check
+from ..core.project.folder import Project
+from ..core.project.userdata import projects_dir
+from ..core.settings import config as C
+from ..core.settings.presets import PRESETS, apply_preset
 from .settings_form import SettingsForm
 from .wheel import guard_wheel
 

@@ -29,8 +29,8 @@ def main() -> None:
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from bend_gui.core.project import Project
-    from bend_gui.core.templates import load_template
+    from bend_gui.core.project.folder import Project
+    from bend_gui.core.settings.templates import load_template
     from bend_gui.gui.main_window import MainWindow
     from bend_gui.gui.plots import configure_pyqtgraph
 
@@ -63,8 +63,8 @@ def main() -> None:
     win.close()
 
     # The same stage headless, as `bend run` drives it: what the window costs the job.
-    from bend_gui.core import pipeline
     from bend_gui.core.events import CancelFlag
+    from bend_gui.core.pipeline import runner as pipeline
 
     t0 = time.perf_counter()
     for _ in pipeline.run(Project.create(tmp / "headless", cfg), until="base", cancel=CancelFlag()):

@@ -17,11 +17,11 @@ import time
 
 import torch
 
-from bend_gui.core.backbones import build_model, last_batchnorms
 from bend_gui.core.events import CancelFlag, run_to_end
-from bend_gui.core.features import build_features
-from bend_gui.core.members import evaluate_members, full_forward_logits
-from bend_gui.core.subset import get_vector, resolve, split_model
+from bend_gui.core.ml.backbones import build_model, last_batchnorms
+from bend_gui.core.ml.features import build_features
+from bend_gui.core.ml.members import evaluate_members, full_forward_logits
+from bend_gui.core.ml.subset import get_vector, resolve, split_model
 
 
 def sync(device):
@@ -44,9 +44,9 @@ def main() -> None:
     device = torch.device(args.device)
     torch.manual_seed(0)
     if args.project:
-        from bend_gui.core.context import StageContext
         from bend_gui.core.fileio import load_tensors
-        from bend_gui.core.project import Project
+        from bend_gui.core.pipeline.context import StageContext
+        from bend_gui.core.project.folder import Project
 
         project = Project.open(args.project)
         ctx = StageContext(project, project.load_config(), device, CancelFlag())

@@ -6,11 +6,12 @@ import sys
 
 import pytest
 
-from bend_gui.core import ablation, pipeline
 from bend_gui.core.errors import ConfigError, ProjectError
 from bend_gui.core.events import Message, Metric, Progress, StageFinished, StageStarted
 from bend_gui.core.fileio import read_json
-from bend_gui.core.project import Project
+from bend_gui.core.pipeline import runner as pipeline
+from bend_gui.core.project.folder import Project
+from bend_gui.core.studies import ablation
 from tests.core.test_sweeps import drain
 from tests.helpers import hard_config, private_copy
 

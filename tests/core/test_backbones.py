@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from bend_gui.core.backbones import backbones, build_model, chain, last_batchnorms, list_modules
+from bend_gui.core.ml.backbones import backbones, build_model, chain, last_batchnorms, list_modules
 
 
 @pytest.mark.parametrize("name", list(backbones()))

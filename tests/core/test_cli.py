@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from bend_gui.core import config as C
-from bend_gui.core.project import Project
+from bend_gui.core.project.folder import Project
+from bend_gui.core.settings import config as C
 
 
 def bend(*args, **kw):

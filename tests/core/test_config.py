@@ -1,7 +1,7 @@
 import pytest
 
-from bend_gui.core import config as C
 from bend_gui.core.errors import ConfigError
+from bend_gui.core.settings import config as C
 
 
 def test_roundtrip_keeps_every_value():

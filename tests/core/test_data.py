@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from bend_gui.core.config import DataConfig
-from bend_gui.core.data import dataset_info, load_dataset, normalize, read_idx
 from bend_gui.core.errors import DataError
+from bend_gui.core.ml.data import dataset_info, load_dataset, normalize, read_idx
+from bend_gui.core.settings.config import DataConfig
 from tests.helpers import idx_bytes, write_tiny_idx
 
 

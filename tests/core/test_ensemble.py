@@ -2,7 +2,7 @@ import itertools
 
 import numpy as np
 
-from bend_gui.core import ensemble as E
+from bend_gui.core.results import ensemble as E
 
 
 def test_sbend_majority_and_ties_go_to_the_smallest_class():

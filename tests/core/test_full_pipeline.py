@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from bend_gui.core import ensemble, pipeline
 from bend_gui.core.fileio import load_tensors
-from bend_gui.core.project import Project
-from bend_gui.core.report import format_report, load_metrics
+from bend_gui.core.pipeline import runner as pipeline
+from bend_gui.core.project.folder import Project
+from bend_gui.core.results.report import format_report, load_metrics
+from bend_gui.core.results import ensemble
 
 REQUIRED = ["sbend", "abend_mean", "abend_std", "gen_max", "gen_mean", "gen_median", "orig_max", "orig_mean",
             "orig_median", "potential"]
@@ -72,8 +73,8 @@ def test_bundle_reproduces_sbend_in_a_fresh_process(done_project, tmp_path, tiny
     code = f"""
 import sys, torch
 import bend_gui.bundle as B
-from bend_gui.core.config import DataConfig
-from bend_gui.core.data import load_dataset
+from bend_gui.core.settings.config import DataConfig
+from bend_gui.core.ml.data import load_dataset
 ens = B.load({str(out)!r})
 x = load_dataset(DataConfig(root={str(tiny_data_root)!r})).test_x
 pred = ens.predict(x)
@@ -90,7 +91,7 @@ print(','.join(map(str, pred.tolist())))
 
 
 def test_bundle_rules_and_original_members(done_project, tmp_path):
-    from bend_gui.core.bundle import export, load
+    from bend_gui.core.results.bundle import export, load
 
     export(done_project, tmp_path / "o.pt", members="original", rule="soft")
     ens = load(tmp_path / "o.pt")
@@ -103,7 +104,7 @@ def test_bundle_rules_and_original_members(done_project, tmp_path):
 
 
 def test_bad_bundles_get_clear_errors(done_project, tmp_path):
-    from bend_gui.core.bundle import BundleError, export, load
+    from bend_gui.core.results.bundle import BundleError, export, load
 
     good = tmp_path / "good.pt"
     export(done_project, good)

@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from bend_gui.core.backbones import build_model, last_batchnorms
 from bend_gui.core.events import CancelFlag, run_to_end
-from bend_gui.core.features import build_features
-from bend_gui.core.members import evaluate_members, full_forward_logits
-from bend_gui.core.subset import get_vector, resolve, split_model
+from bend_gui.core.ml.backbones import build_model, last_batchnorms
+from bend_gui.core.ml.features import build_features
+from bend_gui.core.ml.members import evaluate_members, full_forward_logits
+from bend_gui.core.ml.subset import get_vector, resolve, split_model
 
 
 @pytest.mark.parametrize("backbone, layers, cache_gb", [

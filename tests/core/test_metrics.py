@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from bend_gui.core import metrics as M
+from bend_gui.core.results import metrics as M
 
 
 def test_iou_of_wrong_predictions_by_hand():

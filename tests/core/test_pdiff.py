@@ -1,10 +1,10 @@
 import torch
 
-from bend_gui.core.generators import averaged, baseline, from_snapshots, gaussian
+from bend_gui.core.ml.subset import Subset
 from bend_gui.core.pdiff.autoencoder import ParamAutoencoder
+from bend_gui.core.pdiff.baselines import averaged, baseline, from_snapshots, gaussian
 from bend_gui.core.pdiff.ddpm import EMA, Denoiser, Schedule, sample
 from bend_gui.core.pdiff.normalize import Normalizer
-from bend_gui.core.subset import Subset
 
 
 def test_normalizer_roundtrip_and_per_tensor_scale():

@@ -1,16 +1,15 @@
 """Stages 0 and 1 through the pipeline on the tiny dataset: skip, stale, cancel, resume, failure."""
 
+import pytest
 import torch
 
-from bend_gui.core import pipeline
-from bend_gui.core.context import StageContext
 from bend_gui.core.errors import Cancelled, DataError
 from bend_gui.core.events import CancelFlag, Metric, StageFinished, StageStarted
 from bend_gui.core.fileio import load_tensors
-from bend_gui.core.project import Project
-from bend_gui.core.stages import collect
-
-import pytest
+from bend_gui.core.pipeline.context import StageContext
+from bend_gui.core.pipeline import runner as pipeline
+from bend_gui.core.pipeline.stages import collect
+from bend_gui.core.project.folder import Project
 
 
 def run_all(project, **kw):
@@ -143,7 +142,7 @@ def test_a_killed_runner_leaves_no_lock(tmp_path, tiny_cfg):
     import sys
 
     p = Project.create(tmp_path / "p", tiny_cfg)
-    code = (f"import os, signal\nfrom bend_gui.core.project import Project\n"
+    code = (f"import os, signal\nfrom bend_gui.core.project.folder import Project\n"
             f"with Project.open({str(p.root)!r}).lock('doomed'):\n    os.kill(os.getpid(), signal.SIGKILL)\n")
     r = subprocess.run([sys.executable, "-c", code])
     assert r.returncode != 0

@@ -3,10 +3,10 @@
 
 import pytest
 
-from bend_gui.core import config as C
 from bend_gui.core.errors import ConfigError
-from bend_gui.core.presets import PRESET_SECTIONS, PRESETS, apply_preset, matching_preset
-from bend_gui.core.templates import DEMO, load_template
+from bend_gui.core.settings import config as C
+from bend_gui.core.settings.presets import PRESET_SECTIONS, PRESETS, apply_preset, matching_preset
+from bend_gui.core.settings.templates import DEMO, load_template
 
 
 @pytest.mark.parametrize("name", list(PRESETS))

@@ -7,13 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from bend_gui.core import metrics as M
-from bend_gui.core import results as R
 from bend_gui.core.errors import ProjectError
 from bend_gui.core.events import run_to_end
 from bend_gui.core.fileio import load_tensors
-from bend_gui.core.project import Project
-from bend_gui.core.report import load_metrics
+from bend_gui.core.project.folder import Project
+from bend_gui.core.results.report import load_metrics
+from bend_gui.core.results import metrics as M
+from bend_gui.core.results import tables as R
 
 
 def test_the_varied_project_has_numbers_worth_checking(varied_project):
@@ -184,7 +184,7 @@ def test_export_results_without_results_says_so(tmp_path, tiny_cfg):
 
 
 def test_staleness_names_the_first_stage_that_is_not_done():
-    from bend_gui.core.project import STAGES, StageState
+    from bend_gui.core.project.folder import STAGES, StageState
 
     states = [StageState(s, "done") for s in STAGES]
     assert R.staleness(states) == ("done", "")

@@ -6,17 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-from bend_gui.core import config as C
-from bend_gui.core import metrics as M
-from bend_gui.core.backbones import build_model
 from bend_gui.core.errors import BendError, ConfigError
 from bend_gui.core.events import CancelFlag, run_to_end
-from bend_gui.core.features import build_features
 from bend_gui.core.fileio import save_tensors
-from bend_gui.core.members import evaluate_members
-from bend_gui.core.pipeline import is_out_of_memory
-from bend_gui.core.report import format_report, load_metrics
-from bend_gui.core.subset import resolve
+from bend_gui.core.ml.backbones import build_model
+from bend_gui.core.ml.features import build_features
+from bend_gui.core.ml.members import evaluate_members
+from bend_gui.core.ml.subset import resolve
+from bend_gui.core.pipeline.runner import is_out_of_memory
+from bend_gui.core.results.report import format_report, load_metrics
+from bend_gui.core.results import metrics as M
+from bend_gui.core.settings import config as C
 
 
 def test_vmap_falls_back_to_the_loop_for_a_subset_on_a_resnet_shortcut():
@@ -26,7 +26,7 @@ def test_vmap_falls_back_to_the_loop_for_a_subset_on_a_resnet_shortcut():
     vectors = torch.randn(3, subset.d)
     x = torch.randint(0, 256, (4, 3, 16, 16), dtype=torch.uint8)
     y = torch.zeros(4, dtype=torch.long)
-    from bend_gui.core.subset import split_model
+    from bend_gui.core.ml.subset import split_model
     prefix, _, _ = split_model(model, subset)
     feats = run_to_end(build_features(prefix, x, (0.5,) * 3, (0.25,) * 3, torch.device("cpu"), batch_size=4,
                                   limit_bytes=2**30, cancel=CancelFlag(), stage="t", label="t"))
@@ -36,8 +36,8 @@ def test_vmap_falls_back_to_the_loop_for_a_subset_on_a_resnet_shortcut():
 
 
 def test_a_non_finite_member_is_an_error_not_a_silent_result(finished_project, monkeypatch):
-    from bend_gui.core import pipeline
-    from bend_gui.core.stages import generate
+    from bend_gui.core.pipeline import runner as pipeline
+    from bend_gui.core.pipeline.stages import generate
 
     cfg = finished_project.load_config()
     cfg.generate.generator = "gaussian"
@@ -98,8 +98,8 @@ def test_out_of_memory_is_recognised_on_cpu_and_gpu():
 
 
 def test_a_checkpoint_that_cannot_be_applied_is_discarded(tmp_path, tiny_cfg):
-    from bend_gui.core import pipeline
-    from bend_gui.core.project import Project
+    from bend_gui.core.pipeline import runner as pipeline
+    from bend_gui.core.project.folder import Project
 
     p = Project.create(tmp_path / "p", tiny_cfg)
     list(pipeline.run(p, until="base"))
@@ -116,7 +116,7 @@ def test_a_done_stage_whose_output_vanished_is_stale(finished_project):
 
 
 def test_bundle_checks_its_contents_when_loading(finished_project, tmp_path):
-    from bend_gui.core.bundle import BundleError, export, load
+    from bend_gui.core.results.bundle import BundleError, export, load
 
     export(finished_project, tmp_path / "b.pt")
     b = torch.load(tmp_path / "b.pt", weights_only=True)

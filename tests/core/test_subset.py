@@ -1,10 +1,18 @@
 import pytest
 import torch
 
-from bend_gui.core.backbones import build_model
 from bend_gui.core.errors import ConfigError
-from bend_gui.core.subset import (flatten, freeze_outside, get_vector, resolve, set_vector, split_model,
-                                  tail_param_names, unflatten)
+from bend_gui.core.ml.backbones import build_model
+from bend_gui.core.ml.subset import (
+    flatten,
+    freeze_outside,
+    get_vector,
+    resolve,
+    set_vector,
+    split_model,
+    tail_param_names,
+    unflatten,
+)
 
 
 @pytest.fixture

@@ -9,17 +9,18 @@ import numpy as np
 import pytest
 import torch
 
-from bend_gui.core import metrics as M
-from bend_gui.core import pipeline, sweeps
 from bend_gui.core.errors import Cancelled, ProjectError
 from bend_gui.core.events import CancelFlag, Message, Metric, Progress
 from bend_gui.core.fileio import load_tensors, read_csv
-from bend_gui.core.members import evaluate_members
-from bend_gui.core.context import StageContext
+from bend_gui.core.ml.members import evaluate_members
+from bend_gui.core.ml.subset import Subset
 from bend_gui.core.pdiff.sampling import DiffusionGenerator
 from bend_gui.core.pdiff.training import train_autoencoder, train_diffusion
-from bend_gui.core.project import Project
-from bend_gui.core.subset import Subset
+from bend_gui.core.pipeline.context import StageContext
+from bend_gui.core.pipeline import runner as pipeline
+from bend_gui.core.project.folder import Project
+from bend_gui.core.results import metrics as M
+from bend_gui.core.studies import sweeps
 from tests.helpers import hard_config, private_copy
 
 EXACT = ("sbend", "abend_mean", "abend_std", "gen_mean", "gen_median", "gen_max", "gen_min", "orig_mean",

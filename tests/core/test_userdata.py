@@ -1,4 +1,4 @@
-from bend_gui.core import userdata
+from bend_gui.core.project import userdata
 
 
 def test_recent_projects_newest_first_and_gone_ones_dropped(user_dirs, tmp_path):

@@ -4,7 +4,7 @@ import pytest
 from PySide6.QtCore import QThreadPool
 from PySide6.QtWidgets import QApplication
 
-from bend_gui.core.project import Project
+from bend_gui.core.project.folder import Project
 from bend_gui.gui.main_window import MainWindow
 from bend_gui.gui.plots import configure_pyqtgraph
 

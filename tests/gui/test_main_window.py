@@ -2,9 +2,9 @@
 
 import time
 
-from PySide6.QtCore import QTimer, Qt
+from PySide6.QtCore import Qt, QTimer
 
-from bend_gui.core.project import Project
+from bend_gui.core.project.folder import Project
 from tests.gui.conftest import wait_job
 
 
@@ -126,7 +126,7 @@ def test_the_event_loop_keeps_running_while_a_job_trains(make_window, tmp_path, 
 
 
 def test_every_page_is_in_the_workspace_and_shows_the_projects_numbers(make_window, finished_project, qtbot):
-    from bend_gui.core.report import load_metrics, table3_cells
+    from bend_gui.core.results.report import load_metrics, table3_cells
 
     win = make_window(finished_project.root)
     tabs = win.workspace.tabs

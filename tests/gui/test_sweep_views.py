@@ -10,15 +10,16 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 
-from bend_gui.core import ablation, pipeline, sweeps
 from bend_gui.core.fileio import read_csv
-from bend_gui.core.project import Project
-from bend_gui.core.report import pct, pct_pm
+from bend_gui.core.pipeline import runner as pipeline
+from bend_gui.core.project.folder import Project
+from bend_gui.core.results.report import pct, pct_pm
+from bend_gui.core.studies import ablation, sweeps
 from bend_gui.gui.views.ablation import AblationPage
 from bend_gui.gui.views.sweeps import PLOTTED, SweepsPage
 from tests.core.test_sweeps import drain
-from tests.helpers import hard_config
 from tests.gui.conftest import wait_job
+from tests.helpers import hard_config
 
 
 @pytest.fixture(scope="module")

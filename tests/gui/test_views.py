@@ -7,25 +7,42 @@ import math
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, QThreadPool, Qt
+from PySide6.QtCore import QPointF, Qt, QThreadPool
 from PySide6.QtWidgets import QMessageBox
 
-from bend_gui.core import bundle
-from bend_gui.core.bundle import BundleError
-from bend_gui.core import metrics as M
 from bend_gui.core.fileio import load_tensors
-from bend_gui.core.project import Project
-from bend_gui.core.report import (TABLE3_COLUMNS, load_metrics, number, pct, pct_pm, seconds, table3_cells,
-                                  table3_rows, verdicts)
+from bend_gui.core.project.folder import Project
+from bend_gui.core.results.bundle import BundleError
+from bend_gui.core.results.report import (
+    TABLE3_COLUMNS,
+    load_metrics,
+    number,
+    pct,
+    pct_pm,
+    seconds,
+    table3_cells,
+    table3_rows,
+    verdicts,
+)
+from bend_gui.core.results import bundle
+from bend_gui.core.results import metrics as M
 from bend_gui.gui.plots import configure_pyqtgraph
 from bend_gui.gui.project_model import ProjectModel
 from bend_gui.gui.runner import JobRunner
-from bend_gui.gui.views import (RESULT_PAGES, SweepsPage, AblationPage, DiversityPage, EfficiencyPage, GenerationPage, Table3Page,
-                                VotesPage)
-from bend_gui.gui.views import votes as votes_module
-from bend_gui.gui.views.common import NumericItem
+from bend_gui.gui.views import (
+    RESULT_PAGES,
+    AblationPage,
+    DiversityPage,
+    EfficiencyPage,
+    GenerationPage,
+    SweepsPage,
+    Table3Page,
+    VotesPage,
+)
 from bend_gui.gui.views import exports as exports_module
 from bend_gui.gui.views import table3 as table3_module
+from bend_gui.gui.views import votes as votes_module
+from bend_gui.gui.views.common import NumericItem
 from bend_gui.gui.views.exports import ExportEnsembleDialog
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

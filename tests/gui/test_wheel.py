@@ -5,7 +5,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QComboBox, QSpinBox, QWizard
 
-from bend_gui.core.project import Project
+from bend_gui.core.project.folder import Project
 from bend_gui.gui.wizard import NewProjectWizard
 
 

@@ -7,8 +7,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWizard
 
-from bend_gui.core import config as C
-from bend_gui.core.backbones import build_model, count_params
+from bend_gui.core.ml.backbones import build_model, count_params
+from bend_gui.core.settings import config as C
 from bend_gui.gui.wizard import CUSTOM, NewProjectWizard
 
 LEFT = Qt.MouseButton.LeftButton

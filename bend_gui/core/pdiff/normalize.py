@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..subset import Subset
+from ..ml.subset import Subset
 
 
 @dataclass

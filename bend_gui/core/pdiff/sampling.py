@@ -7,7 +7,7 @@ from typing import Callable
 import torch
 
 from ..fileio import load_tensors
-from ..project import Project
+from ..project.folder import Project
 from .autoencoder import ParamAutoencoder
 from .ddpm import Denoiser, Schedule, sample
 from .normalize import Normalizer

@@ -11,9 +11,9 @@ from typing import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
-from ..config import AutoencoderConfig, DiffusionConfig
 from ..events import CancelFlag, Event, Metric, Progress
-from ..subset import Subset
+from ..ml.subset import Subset
+from ..settings.config import AutoencoderConfig, DiffusionConfig
 from .autoencoder import ParamAutoencoder
 from .ddpm import EMA, Denoiser, Schedule
 from .normalize import Normalizer

@@ -9,12 +9,21 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMessageBox, QPushButton, QSizePolicy, QStackedWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSizePolicy,
+    QStackedWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core.errors import BendError
-from ...core.project import STAGE_TITLES
-from ...core.results import Results, load_results, results_signature, staleness
+from ...core.project.folder import STAGE_TITLES
+from ...core.results.tables import Results, load_results, results_signature, staleness
 from ..plots import ExportButtons, export_png, write_rows_csv
 from ..project_model import ProjectModel
 

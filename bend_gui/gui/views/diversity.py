@@ -10,10 +10,20 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Slot
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QSizePolicy,
-                               QSplitter, QTableWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSizePolicy,
+    QSplitter,
+    QTableWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ...core.results import IouMatrix, Results, diversity_rows
+from ...core.results.tables import IouMatrix, Results, diversity_rows
 from ..plots import PALETTE
 from .common import NumericItem, PlotPanel, ResultsPage, caption, text_item
 

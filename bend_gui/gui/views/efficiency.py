@@ -8,11 +8,19 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHeaderView, QSizePolicy, QSplitter, QTableWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QHeaderView,
+    QSizePolicy,
+    QSplitter,
+    QTableWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ...core.report import number, seconds
-from ...core.results import Results, efficiency_curves, efficiency_m_range, efficiency_rows
+from ...core.results.report import number, seconds
+from ...core.results.tables import Results, efficiency_curves, efficiency_m_range, efficiency_rows
 from ..plots import PALETTE
 from .common import PlotPanel, ResultsPage, caption, legend_sample, log_ticks, text_item
 

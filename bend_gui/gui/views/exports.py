@@ -7,13 +7,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QWidget,
+)
 from superqt.utils import create_worker
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-                               QLineEdit, QMessageBox, QPushButton, QWidget)
 
-from ...core import bundle
 from ...core.errors import BendError
-from ...core.results import export_results
+from ...core.results import bundle
+from ...core.results.tables import export_results
 from ..project_model import ProjectModel
 
 RULE_HELP = {"sbend": "sBEND: majority vote (Algorithm 1)", "abend": "aBEND: random vote by share (Algorithm 2)",

@@ -9,11 +9,11 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
 
-from ...core.config import ConfigError
 from ...core.errors import BendError
-from ...core.project import STAGE_TITLES, STAGES
-from ...core.report import pct
-from ...core.results import GENERATED, ORIGINAL, Results, accuracy_histogram
+from ...core.project.folder import STAGE_TITLES, STAGES
+from ...core.results.report import pct
+from ...core.results.tables import GENERATED, ORIGINAL, Results, accuracy_histogram
+from ...core.settings.config import ConfigError
 from ..plots import PALETTE
 from ..project_model import ProjectModel
 from ..settings_form import SettingsForm

@@ -8,13 +8,26 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QGridLayout, QGroupBox, QHBoxLayout, QHeaderView,
-                               QLabel, QLineEdit, QPushButton, QSpinBox, QSplitter, QTableWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ...core import sweeps
 from ...core.errors import BendError
-from ...core.report import pct_pm
+from ...core.results.report import pct_pm
+from ...core.studies import sweeps
 from ..activity import eta_text
 from ..project_model import ProjectModel
 from .common import ERROR_STYLE, MUTED, NumericItem, PlotPanel, caption, log_ticks, status_label

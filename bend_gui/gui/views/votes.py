@@ -12,9 +12,9 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from ...core.errors import BendError
-from ...core.report import pct, pct_pm
 from ...core.events import run_to_end
-from ...core.results import GENERATED, Results, abend_distribution, accuracy_bins, vote_summary
+from ...core.results.report import pct, pct_pm
+from ...core.results.tables import GENERATED, Results, abend_distribution, accuracy_bins, vote_summary
 from ..plots import PALETTE
 from .common import PlotPanel, ResultsPage, caption, legend_sample
 

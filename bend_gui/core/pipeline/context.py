@@ -1,0 +1,137 @@
+"""What a running stage gets: the project, its config, the device, the cancel flag, and lazily loaded
+shared things (dataset, base network, subset, activation caches) that later stages of the same run reuse.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Iterator
+
+import torch
+from torch import nn
+
+from ..events import CancelFlag, Message, Metric
+from ..fileio import load_tensors, save_tensors, write_csv
+from ..ml.backbones import build_model
+from ..ml.data import Dataset, load_dataset
+from ..ml.features import Features, build_features
+from ..ml.subset import Subset, resolve, split_model
+from ..project.folder import Project
+from ..settings.config import ProjectConfig
+
+
+class StageContext:
+    def __init__(self, project: Project, cfg: ProjectConfig, device: torch.device, cancel: CancelFlag):
+        self.project, self.cfg, self.device, self.cancel = project, cfg, device, cancel
+        self._data: Dataset | None = None
+        self._base: nn.Sequential | None = None
+        self._features: dict[str, Features] = {}
+
+    def data(self) -> Iterator[Message]:
+        """Generator returning the dataset (loaded once per run)."""
+        if self._data is None:
+            yield Message("data", f"loading {self.cfg.data.dataset}")
+            self._data = load_dataset(self.cfg.data)
+            d = self._data
+            yield Message("data", f"{d.name}: {len(d.train_x)} training and {len(d.test_x)} test images, "
+                                  f"{d.channels}×{d.image_size}×{d.image_size}, {d.num_classes} classes, "
+                                  f"from {d.source}")
+        return self._data
+
+    def base_network(self) -> nn.Sequential:
+        """The trained base network on the device, in eval mode; every member starts as a copy of it."""
+        if self._base is None:
+            saved = load_tensors(self.project.dir("base") / "model.pt")
+            # Its random init is overwritten at once; forking keeps the global RNG of the running stage
+            # untouched, so results do not depend on whether the network was loaded earlier in the run.
+            with torch.random.fork_rng(devices=[]):
+                net = build_model(saved["backbone"], saved["in_channels"], saved["num_classes"])
+            net.load_state_dict(saved["state_dict"])
+            self._base = net.to(self.device).eval()
+        return self._base
+
+    def subset(self) -> Subset:
+        return resolve(self.base_network(), self.cfg.subset.layers, self.cfg.model.backbone)
+
+    def features(self, split: str) -> Iterator:
+        """Generator returning the tail's inputs for the train or test images (cached once per run)."""
+        if split not in self._features:
+            data = yield from self.data()
+            prefix, _, cut = split_model(self.base_network(), self.subset())
+            x = data.train_x if split == "train" else data.test_x
+            self._features[split] = yield from build_features(
+                prefix, x, data.mean, data.std, self.device, batch_size=self.cfg.evaluate.batch_size,
+                limit_bytes=self.cfg.run.cache_limit_gb * 2**30, cancel=self.cancel, stage="cache",
+                label=f"{split} (input of {cut})")
+        return self._features[split]
+
+    def seed(self, stage_offset: int) -> int:
+        return self.cfg.run.seed * 1000 + stage_offset
+
+    def forget_base(self) -> None:
+        """Drop the cached base network and activations (after the base stage reran)."""
+        self._base = None
+        self._features.clear()
+
+
+class Checkpoint:
+    """A stage's resumable state in `<stage>/checkpoint.pt`, ignored when its fingerprint is stale."""
+
+    def __init__(self, project: Project, stage: str, fingerprint: str, every_seconds: float = 30.0):
+        self.path = project.checkpoint_path(stage)
+        self.fingerprint, self.every = fingerprint, every_seconds
+        self._last = time.monotonic()
+
+    def load(self) -> dict | None:
+        if not self.path.exists():
+            return None
+        try:
+            state = load_tensors(self.path)
+        except Exception:  # noqa: BLE001 - an unreadable checkpoint only means starting over
+            return None
+        return state if state.get("fingerprint") == self.fingerprint else None
+
+    def restore(self, apply) -> bool:
+        """Call `apply(state)` with a matching checkpoint; True if resumed. A checkpoint that cannot be applied
+        (written by another version, say) is discarded, so the stage starts over instead of failing forever."""
+        state = self.load()
+        if state is None:
+            return False
+        try:
+            apply(state)
+        except Exception:  # noqa: BLE001 - whatever the mismatch, starting over is the remedy
+            self.clear()
+            return False
+        return True
+
+    def save(self, state: dict) -> None:
+        save_tensors(self.path, {**state, "fingerprint": self.fingerprint})
+        self._last = time.monotonic()
+
+    def maybe_save(self, make_state) -> None:
+        """Save `make_state()` if the last save is older than `every`; the state is only built then
+        (building state dicts every step is pure-Python work that slows training and the GUI thread)."""
+        if time.monotonic() - self._last >= self.every:
+            self.save(make_state())
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+class Curve:
+    """The rows of one curve; `add` returns the event to yield, `flush` writes `<stage>/<series>.csv`."""
+
+    def __init__(self, project: Project, stage: str, series: str, rows: list[dict] | None = None):
+        self.project, self.stage, self.series = project, stage, series
+        self.rows: list[dict] = list(rows or [])
+
+    def add(self, x_name: str, x: float, **values) -> Metric:
+        row = {x_name: x, **{k: float(v) for k, v in values.items() if v is not None}}
+        self.rows.append(row)
+        return Metric(self.stage, self.series, float(x), row)
+
+    def flush(self) -> None:
+        cols: list[str] = []
+        for r in self.rows:
+            cols += [c for c in r if c not in cols]
+        write_csv(self.project.curve_path(self.stage, self.series), cols, self.rows)

@@ -1,0 +1,269 @@
+"""A project folder: `project.toml`, one subfolder per stage, and `manifest.json` saying which stages are
+done and from which inputs.
+
+A stage's fingerprint hashes the config sections it reads and the run id of the stage before it, so
+editing a setting or rerunning an earlier stage makes everything downstream stale, and a stage whose
+fingerprint matches is not rerun. Outputs are replaced atomically only when a stage finishes: a failed or
+cancelled run leaves the previous outputs in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ProjectError
+from ..fileio import atomic_write_text, read_csv, read_json, write_json
+from ..settings import config as C
+
+STAGES = ("base", "collect", "autoencoder", "diffusion", "generate", "evaluate")
+STAGE_TITLES = {
+    "base": "0 · Base training",
+    "collect": "1 · Snapshot collection",
+    "autoencoder": "2 · Parameter autoencoder",
+    "diffusion": "3 · Latent diffusion",
+    "generate": "4 · Generate members",
+    "evaluate": "5 · Evaluate ensembles",
+}
+# The config sections each stage reads (run.seed only: device and threads change no result).
+STAGE_INPUTS = {
+    "base": ("model", "data", "base"),
+    "collect": ("subset", "collect"),
+    "autoencoder": ("autoencoder",),
+    "diffusion": ("diffusion",),
+    "generate": ("generate",),
+    "evaluate": ("evaluate",),
+}
+# Output folders: evaluation writes the results the views and `bend report` read.
+STAGE_DIRS = {s: s for s in STAGES} | {"evaluate": "results"}
+# The file each stage's successors read; a "done" stage without it is not done.
+STAGE_OUTPUTS = {"base": "model.pt", "collect": "snapshots.pt", "autoencoder": "model.pt",
+                 "diffusion": "model.pt", "generate": "members.pt", "evaluate": "metrics.json"}
+MANIFEST_VERSION = 1
+
+
+def stage_index(stage: str) -> int:
+    if stage not in STAGES:
+        raise ProjectError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
+    return STAGES.index(stage)
+
+
+@dataclass
+class StageState:
+    stage: str
+    state: str            # "not run" | "done" | "stale" | "failed" | "cancelled" | "running"
+    detail: str = ""      # why stale, the error of a failure, ...
+    seconds: float = 0.0
+    resumable: bool = False
+    info: dict = dataclasses.field(default_factory=dict)
+
+
+class Project:
+    def __init__(self, root: Path):
+        self.root = Path(root).expanduser().resolve()
+        self._lock_fd: int | None = None
+
+    # --- creation and config ------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, root: Path, cfg: C.ProjectConfig) -> "Project":
+        root = Path(root).expanduser()
+        if root.exists() and (not root.is_dir() or any(root.iterdir())):
+            raise ProjectError(f"{root}: already exists and is not empty; choose a new folder")
+        cfg.validate()
+        root.mkdir(parents=True, exist_ok=True)
+        p = cls(root)
+        p.save_config(cfg)
+        write_json(p.manifest_path, {"schema_version": MANIFEST_VERSION, "stages": {}})
+        return p
+
+    @classmethod
+    def open(cls, root: Path) -> "Project":
+        p = cls(root)
+        if not p.config_path.is_file():
+            raise ProjectError(f"{p.root}: not a BEND project (no project.toml)")
+        return p
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "project.toml"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "manifest.json"
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    def load_config(self) -> C.ProjectConfig:
+        return C.load(self.config_path)
+
+    def save_config(self, cfg: C.ProjectConfig) -> None:
+        atomic_write_text(self.config_path, C.dumps(cfg))
+
+    def dir(self, stage: str) -> Path:
+        return self.root / STAGE_DIRS[stage]
+
+    def checkpoint_path(self, stage: str) -> Path:
+        return self.dir(stage) / "checkpoint.pt"
+
+    # --- manifest -----------------------------------------------------------------------------------
+
+    def manifest(self) -> dict:
+        if not self.manifest_path.exists():
+            return {"schema_version": MANIFEST_VERSION, "stages": {}}
+        m = read_json(self.manifest_path)
+        if m.get("schema_version") != MANIFEST_VERSION:
+            raise ProjectError(f"{self.manifest_path}: schema_version {m.get('schema_version')!r} is not "
+                               f"{MANIFEST_VERSION}")
+        return m
+
+    def _update_stage(self, stage: str, **entry) -> None:
+        m = self.manifest()
+        m["stages"][stage] = entry
+        write_json(self.manifest_path, m)
+
+    def fingerprint(self, stage: str, cfg: C.ProjectConfig | None = None) -> str:
+        cfg = cfg or self.load_config()
+        parts = {s: dataclasses.asdict(cfg.section(s)) for s in STAGE_INPUTS[stage]}
+        if stage == "base":
+            parts["seed"] = cfg.run.seed
+        i = stage_index(stage)
+        if i > 0:
+            prev = self.manifest()["stages"].get(STAGES[i - 1], {})
+            parts["upstream"] = prev.get("run_id") if prev.get("state") == "done" else None
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+    def mark_done(self, stage: str, seconds: float, info: dict, cfg: C.ProjectConfig) -> None:
+        self._update_stage(stage, state="done", fingerprint=self.fingerprint(stage, cfg),
+                           run_id=uuid.uuid4().hex[:12], seconds=round(seconds, 3),
+                           finished=dt.datetime.now().isoformat(timespec="seconds"), info=info)
+
+    def mark_stopped(self, stage: str, state: str, detail: str = "") -> None:
+        """Record a failure or cancel; a previous successful run of the stage stays recorded beside it."""
+        old = self.manifest()["stages"].get(stage, {})
+        previous = old if old.get("state") == "done" else old.get("previous")
+        entry = {"state": state, "detail": detail}
+        if previous:
+            entry["previous"] = previous
+        self._update_stage(stage, **entry)
+
+    def stage_states(self, cfg: C.ProjectConfig | None = None) -> list[StageState]:
+        try:
+            cfg = cfg or self.load_config()
+        except C.ConfigError:
+            cfg = None
+        stages = self.manifest()["stages"]
+        running = self.lock_holder()
+        out: list[StageState] = []
+        upstream_ok = True
+        for s in STAGES:
+            e = stages.get(s, {})
+            resumable = self.checkpoint_path(s).exists()
+            st = StageState(s, "not run", seconds=float(e.get("seconds", 0.0)), resumable=resumable,
+                            info=e.get("info", {}))
+            if e.get("state") == "done":
+                if cfg is None:
+                    st.state, st.detail = "stale", "project.toml is invalid"
+                elif not upstream_ok:
+                    st.state, st.detail = "stale", "an earlier stage is not done or is stale"
+                elif not (self.dir(s) / STAGE_OUTPUTS[s]).is_file():
+                    st.state, st.detail = "stale", f"its output {STAGE_DIRS[s]}/{STAGE_OUTPUTS[s]} is missing"
+                elif e.get("fingerprint") != self.fingerprint(s, cfg):
+                    st.state, st.detail = "stale", f"settings in {', '.join('[' + x + ']' for x in STAGE_INPUTS[s])} or the stage before changed"
+                else:
+                    st.state = "done"
+            elif e.get("state") in ("failed", "cancelled"):
+                st.state, st.detail = e["state"], e.get("detail", "")
+            if running and running.get("stage") == s:
+                st.state, st.detail = "running", f"pid {running.get('pid')}"
+            upstream_ok = upstream_ok and st.state == "done"
+            out.append(st)
+        return out
+
+    def state(self, stage: str) -> StageState:
+        return self.stage_states()[stage_index(stage)]
+
+    def require_done(self, stage: str) -> None:
+        st = self.state(stage)
+        if st.state != "done":
+            raise ProjectError(f"stage {stage} is {st.state}: run it first (bend run {self.root} --until {stage})")
+
+    # --- a lock so the CLI and the GUI never run the same project at once ---------------------------
+    # An OS file lock (flock) on `.lock`: the kernel releases it when its process dies, so a killed run
+    # leaves no stale lock, and a second job (in this process or another) is refused. The file itself
+    # only tells others what holds it.
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / ".lock"
+
+    def lock_holder(self) -> dict | None:
+        """What holds the lock ({"pid", "host", "what", "stage"}), or None when nothing does."""
+        try:
+            fd = os.open(self.lock_path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                try:
+                    return json.loads(os.pread(fd, 65536, 0).decode() or "{}") or {"what": "a job"}
+                except json.JSONDecodeError:
+                    return {"what": "a job"}
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def lock(self, what: str):
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            holder = self.lock_holder() or {}
+            raise ProjectError(f"{self.root}: busy: {holder.get('what', 'a job')} is running there "
+                               f"(pid {holder.get('pid', '?')} on {holder.get('host', '?')})") from None
+        self._lock_fd = fd
+        try:
+            self._write_lock_info({"pid": os.getpid(), "host": socket.gethostname(), "what": what, "stage": None})
+            yield self
+        finally:
+            self._lock_fd = None
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def _write_lock_info(self, info: dict) -> None:
+        data = json.dumps(info).encode()
+        os.ftruncate(self._lock_fd, 0)
+        os.pwrite(self._lock_fd, data, 0)
+
+    def set_running_stage(self, stage: str | None) -> None:
+        if getattr(self, "_lock_fd", None) is None:
+            return
+        info = json.loads(os.pread(self._lock_fd, 65536, 0).decode() or "{}")
+        info["stage"] = stage
+        self._write_lock_info(info)
+
+    # --- curves -------------------------------------------------------------------------------------
+
+    def curve_path(self, stage: str, series: str) -> Path:
+        return self.dir(stage) / f"{series}.csv"
+
+    def read_curve(self, stage: str, series: str) -> list[dict]:
+        p = self.curve_path(stage, series)
+        return read_csv(p)[1] if p.exists() else []

@@ -1,0 +1,145 @@
+"""The results as text: `bend report` prints this, and the GUI's views format numbers with the same
+functions, so both agree to the printed precision."""
+
+from __future__ import annotations
+
+import math
+
+from ..errors import ProjectError
+from ..fileio import read_json
+from ..project.folder import Project
+
+TABLE3_COLUMNS = ("sbend", "abend", "soft", "gen_max", "gen_mean", "gen_median", "orig_max", "orig_mean",
+                  "orig_median", "potential")
+TABLE3_HEADERS = {"sbend": "sBEND", "abend": "aBEND", "soft": "soft", "gen_max": "max", "gen_mean": "mean",
+                  "gen_median": "median", "orig_max": "orig_max", "orig_mean": "orig_mean",
+                  "orig_median": "orig_median", "potential": "potential"}
+
+
+def load_metrics(project: Project) -> dict:
+    project.require_done("evaluate")
+    path = project.dir("evaluate") / "metrics.json"
+    if not path.exists():
+        raise ProjectError(f"{path}: missing; rerun the evaluate stage")
+    return read_json(path)
+
+
+def pct(x: float | None) -> str:
+    """An accuracy fraction as a percentage with two decimals, as the paper prints them."""
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.2f}"
+
+
+def pct_pm(mean: float | None, std: float | None) -> str:
+    if mean is None or std is None:
+        return "—"
+    return f"{100 * mean:.2f} ± {100 * std:.2f}"
+
+
+def fixed(x: float | None, digits: int, scale: float = 1.0) -> str:
+    """A number with `digits` decimals, or "—" where there is none (e.g. diversity with a single member)."""
+    return "—" if x is None else f"{scale * x:.{digits}f}"
+
+
+def seconds(x: float | None) -> str:
+    return "—" if x is None else f"{x:.1f} s" if x >= 1 else f"{1000 * x:.1f} ms"
+
+
+def number(x: float | None, digits: int = 3) -> str:
+    """Break-even m: None in metrics.json stands for infinity (never cheaper)."""
+    if x is None:
+        return "∞"
+    return f"{x:.{digits}f}"
+
+
+def table3_cells(row: dict) -> dict[str, str]:
+    """The printed cell of each Table 3 column for one row."""
+    cells = {c: pct(row.get(c)) for c in TABLE3_COLUMNS if c != "abend"}
+    cells["abend"] = pct_pm(row["abend_mean"], row["abend_std"])
+    return cells
+
+
+def table3_rows(metrics: dict) -> list[tuple[str, dict]]:
+    """(generator, row) for the project's generator first, then each baseline."""
+    return [(metrics.get("generator", "generated"), metrics), *metrics.get("baselines", {}).items()]
+
+
+def verdicts(metrics: dict) -> list[str]:
+    """Plain answers to the questions a researcher asks first, whatever the answers are."""
+    out = []
+    g = metrics.get("generator", "generated")
+    for rule, key in (("sBEND", "sbend"), ("aBEND", "abend_mean")):
+        v = metrics[key]
+        beats = [name for name, ref in (("member mean", "gen_mean"), ("member median", "gen_median"),
+                                        ("snapshot mean", "orig_mean"), ("snapshot median", "orig_median"))
+                 if v > metrics[ref]]
+        loses = [name for name, ref in (("member mean", "gen_mean"), ("member median", "gen_median"),
+                                        ("snapshot mean", "orig_mean"), ("snapshot median", "orig_median"))
+                 if v < metrics[ref]]
+        out.append(f"{rule} {pct(v)}: above {', '.join(beats) or 'none of the means and medians'}"
+                   + (f"; below {', '.join(loses)}" if loses else ""))
+    base = metrics.get("baselines", {})
+    if base:
+        best = max(base.items(), key=lambda kv: kv[1]["sbend"])
+        better = metrics["sbend"] > best[1]["sbend"]
+        tie = metrics["sbend"] == best[1]["sbend"]
+        word = "ties with" if tie else "beats" if better else "does not beat"
+        out.append(f"{g} {word} the best baseline by sBEND: {pct(metrics['sbend'])} vs {pct(best[1]['sbend'])} "
+                   f"({best[0]})")
+        best_mean = max(base.items(), key=lambda kv: kv[1]["gen_mean"])
+        out.append(f"member mean: {g} {pct(metrics['gen_mean'])} vs best baseline {pct(best_mean[1]['gen_mean'])} "
+                   f"({best_mean[0]}); snapshots {pct(metrics['orig_mean'])}")
+    return out
+
+
+def format_report(metrics: dict, title: str = "") -> str:
+    lines = []
+    if title:
+        lines += [title, ""]
+    lines.append(f"Table 3 · test accuracy (%) · {metrics['n_test']} test images · k = {metrics['k']} snapshots, "
+                 f"m = {metrics['m']} members each")
+    widths = {c: max(len(TABLE3_HEADERS[c]), 6) for c in TABLE3_COLUMNS}
+    widths["abend"] = 14
+    lines.append(f"{'generator':<11}" + "".join(f"{TABLE3_HEADERS[c]:>{widths[c] + 2}}" for c in TABLE3_COLUMNS))
+    for name, row in table3_rows(metrics):
+        cells = table3_cells(row)
+        lines.append(f"{name:<11}" + "".join(f"{cells[c]:>{widths[c] + 2}}" for c in TABLE3_COLUMNS))
+    lines += ["", *("· " + v for v in verdicts(metrics))]
+
+    d = metrics["diversity"]
+    size = d.get("d_i_size")
+    lines += ["", "Diversity of predictions (eq. 14-15) and IoU of wrong predictions"
+              + (f" · d_i on {size} members of each set, sampler {metrics.get('sampler') or '—'}" if size else ""),
+              f"{'':<22}{'d_i':>10}{'disagree/pair':>15}{'mean IoU':>10}",
+              f"{'generated':<22}{fixed(d['d_i_gen'], 1):>10}{fixed(d['disagree_gen'], 2, 100):>14}%"
+              f"{fixed(d['iou_gen'], 3):>10}",
+              f"{'original (snapshots)':<22}{fixed(d['d_i_orig'], 1):>10}{fixed(d['disagree_orig'], 2, 100):>14}%"
+              f"{fixed(d['iou_orig'], 3):>10}",
+              f"{'generated vs original':<22}{fixed(d['d_o'], 1):>10}{fixed(d['disagree_cross'], 2, 100):>14}%"
+              f"{fixed(d['iou_cross'], 3):>10}   (d_o pairs member i with snapshot i)"]
+    for name, b in metrics.get("baselines", {}).items():
+        lines.append(f"{'  baseline ' + name:<22}{fixed(b['d_i'], 1):>10}{'':>15}{fixed(b['iou_within'], 3):>10}")
+
+    cal = metrics.get("calibration", {})
+    if cal:
+        lines += ["", "Calibration · ECE / NLL", f"{'':<12}{'soft':>16}{'sBEND':>16}{'aBEND':>16}{'members (mean)':>18}"]
+        for name, c in cal.items():
+            cells = [f"{fixed(c[r]['ece'], 4)} / {fixed(c[r]['nll'], 3)}" for r in ("soft", "sbend", "abend")]
+            mem = f"{fixed(c['members']['ece_mean'], 4)} / {fixed(c['members']['nll_mean'], 3)}"
+            lines.append(f"{name:<12}" + "".join(f"{x:>16}" for x in cells) + f"{mem:>18}")
+
+    e = metrics["efficiency"]
+    m = metrics["m"]
+    t_diff = e["t_org"] + e["t_ate"] + e["t_ddpm"] + m * e["t_gen_per_member"]
+    lines += ["", "Efficiency (eq. 10-13, measured)",
+              f"t_orge {seconds(e['t_orge'])} per full-network epoch (training steps only) · k_pre {e['k_pre']} epochs",
+              f"t_org {seconds(e['t_org'])} (base + collection) · t_ate {seconds(e['t_ate'])} · "
+              f"t_ddpm {seconds(e['t_ddpm'])} · t_gen {seconds(e['t_gen_per_member'])} per member"]
+    if e.get("t_trad_per_member") is None:
+        lines.append("break-even m (eq. 13): not measurable: no base training was timed (k_pre = 0)")
+    else:
+        epochs = e.get("collect_epochs", e["k"])
+        lines += [f"m = {m}: t_diff {seconds(t_diff)} vs t_trad {seconds(m * e['t_trad_per_member'])}",
+                  f"break-even m (eq. 13): {number(e.get('break_even_m'), 2)} · with the paper's accounting "
+                  f"t_org = (k_pre + {fixed(epochs, 1)} collection epochs)·t_orge: "
+                  f"{number(e.get('break_even_m_paper_accounting'), 2)}"]
+    return "\n".join(lines)
