@@ -59,7 +59,7 @@ def cmd_run(args) -> int:
                 if ev.resumed:
                     tqdm.write(f"{ev.stage}: resuming from checkpoint")
             elif isinstance(ev, Progress) and bar is not None:
-                if ev.stage == "cache" or bar.total != ev.total:
+                if ev.step or bar.total != ev.total:  # a sub-step (the activation cache) has its own count
                     bar.total = ev.total
                 bar.n = ev.done
                 bar.set_postfix_str(ev.text, refresh=False)

@@ -13,8 +13,8 @@ import pytest
 from bend_gui.core.fileio import load_tensors
 from bend_gui.core.ml.data import DEBIAN_FASHION_MNIST
 from bend_gui.core.project.folder import Project
-from bend_gui.core.results.report import load_metrics
 from bend_gui.core.results import ensemble
+from bend_gui.core.results.report import load_metrics
 
 pytestmark = pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(),
                                 reason="needs Debian's dataset-fashion-mnist (scripts/setup.sh installs it)")

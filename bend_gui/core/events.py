@@ -1,4 +1,12 @@
-"""What a running stage reports: the same events drive the CLI's bars, the GUI's monitors and tests."""
+"""The job protocol: what a running job reports, and how it ends.
+
+A job is a generator: it yields typed events (progress, metric points, messages, stage boundaries),
+checks a CancelFlag at safe points, and *returns* its result (`StopIteration.value`), which every driver
+hands back to its caller: `run_to_end` in tests and the CLI, the GUI's JobRunner to the page that started
+the job. Events say where they come from by fields, never by strings to parse: `stage` is the pipeline
+stage or the study reporting; `step` a sub-step with its own bar (CACHE_STEP); `point` the study point or
+ablation variant that a nested pipeline's events belong to.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +16,8 @@ from typing import Callable, Iterator
 
 from .errors import Cancelled
 
+CACHE_STEP = "cache"  # the frozen prefix's activations being computed, before a stage's own work
+
 
 @dataclass(frozen=True)
 class Progress:
@@ -15,6 +25,8 @@ class Progress:
     done: int
     total: int
     text: str = ""
+    step: str = ""   # "" for the stage's own work, or a sub-step such as CACHE_STEP
+    point: str = ""  # inside a study: which point or variant
 
 
 @dataclass(frozen=True)
@@ -25,12 +37,14 @@ class Metric:
     series: str
     x: float
     values: dict = field(default_factory=dict)
+    point: str = ""
 
 
 @dataclass(frozen=True)
 class Message:
     stage: str
     text: str
+    point: str = ""
 
 
 @dataclass(frozen=True)

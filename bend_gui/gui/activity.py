@@ -5,8 +5,10 @@ from __future__ import annotations
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QWidget
 
+from ..core.events import Message, Progress
 from ..core.project.folder import STAGE_TITLES
 from .project_model import ProjectModel
+from .runner import JobOutcome
 
 
 def eta_text(seconds: float) -> str:
@@ -69,22 +71,22 @@ class ActivityBar(QWidget):
         self.title.setText(STAGE_TITLES.get(stage, stage) + (" (resumed)" if resumed else ""))
         self.eta.clear()
 
-    @Slot(str, int, int, str, float)
-    def _on_progress(self, stage: str, done: int, total: int, text: str, eta: float) -> None:
-        self.bar.setRange(0, max(total, 1))
-        self.bar.setValue(min(done, max(total, 1)))
-        self.text.setText(text)
-        if stage != "cache":
-            self.eta.setText(eta_text(eta))
+    @Slot(object, float)
+    def _on_progress(self, ev: Progress, eta: float) -> None:
+        total = max(ev.total, 1)
+        self.bar.setRange(0, total)
+        self.bar.setValue(min(ev.done, total))
+        self.text.setText(ev.text)
+        self.eta.setText(eta_text(eta) if not ev.step else "")  # a sub-step's ETA is not the stage's
 
-    @Slot(str, str)
-    def _on_message(self, stage: str, text: str) -> None:
-        self.text.setText(text if len(text) < 90 else text[:87] + "…")
+    @Slot(object)
+    def _on_message(self, ev: Message) -> None:
+        self.text.setText(ev.text if len(ev.text) < 90 else ev.text[:87] + "…")
 
-    @Slot(str, str, str)
-    def _on_finished(self, name: str, outcome: str, message: str) -> None:
+    @Slot(object)
+    def _on_finished(self, outcome: JobOutcome) -> None:
         self.bar.setRange(0, 1)
-        self.bar.setValue(1 if outcome == "done" else 0)
-        self.title.setText(f"{name}: {outcome}")
+        self.bar.setValue(1 if outcome.state == "done" else 0)
+        self.title.setText(f"{outcome.name}: {outcome.state}")
         self.eta.clear()
-        self.text.setText("" if outcome != "failed" else message.splitlines()[0][:120])
+        self.text.setText("" if outcome.state != "failed" else outcome.error_line[:120])

@@ -4,6 +4,7 @@ it never knows them. It starts jobs through the one JobRunner and turns their ev
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -12,7 +13,7 @@ from ..core.events import Message, Metric, Progress, StageFinished, StageStarted
 from ..core.pipeline import runner as pipeline
 from ..core.project.folder import STAGES, Project, StageState
 from ..core.settings import config as C
-from .runner import JobFactory, JobRunner
+from .runner import JobFactory, JobOutcome, JobRunner
 
 
 class ProjectModel(QObject):
@@ -21,11 +22,10 @@ class ProjectModel(QObject):
     busyChanged = Signal(bool)
     stageStarted = Signal(str, bool)               # stage, resumed
     stageFinished = Signal(str, float, bool)       # stage, seconds, skipped
-    progress = Signal(str, int, int, str, float)   # stage, done, total, text, eta seconds (-1 unknown)
+    progress = Signal(object, float)               # a Progress event, eta seconds (-1 unknown)
     curvePoint = Signal(str, str, float, dict)     # stage, series, x, values
-    message = Signal(str, str)                     # stage, text
-    jobEvent = Signal(object)                      # every event, for panels that run their own jobs
-    jobFinished = Signal(str, str, str)            # job name, outcome, message
+    message = Signal(object)                       # a Message event
+    jobFinished = Signal(object)                   # a JobOutcome
     resultsChanged = Signal()
 
     def __init__(self, project: Project, runner: JobRunner, parent: QObject | None = None):
@@ -35,7 +35,8 @@ class ProjectModel(QObject):
         self._config = project.load_config()
         self._states = project.stage_states(self._config)
         self._running_stage: str | None = None
-        self._rate_origin: dict[str, tuple[float, int]] = {}  # stage -> (time, done) of its first report
+        self._rate_origin: dict[tuple, tuple[float, int]] = {}  # bar -> (time, done) of its first report
+        self._on_done: Callable[[JobOutcome], None] | None = None
         self._last_target: str | None = None
         self.failed_stage: str | None = None
         runner.events.connect(self._on_events)
@@ -88,21 +89,26 @@ class ProjectModel(QObject):
 
     # --- jobs --------------------------------------------------------------------------------------
 
-    def run_pipeline(self, *, until: str | None = None, only: str | None = None, force: tuple = ()) -> bool:
+    def run_pipeline(self, *, until: str | None = None, only: str | None = None, force: tuple = (),
+                     on_done: Callable[[JobOutcome], None] | None = None) -> bool:
         project = self.project
         self._last_target = only or until
 
         def job(cancel):
             return pipeline.run(project, until=until, only=only, force=force, cancel=cancel, what="BEND Studio")
         what = f"run {only}" if only else f"run until {until}" if until else "run all"
-        return self.start_job(what, job)
+        return self.start_job(what, job, on_done)
 
     def resume(self) -> bool:
         return self.run_pipeline(until=self._last_target)
 
-    def start_job(self, name: str, factory: JobFactory) -> bool:
+    def start_job(self, name: str, factory: JobFactory,
+                  on_done: Callable[[JobOutcome], None] | None = None) -> bool:
+        """Start a job; `on_done(outcome)` is called in the GUI thread when it ends, after the model has
+        refreshed, with the job's result (`outcome.result`) or its error. False when another job runs."""
         ok = self.runner.start(name, factory)
         if ok:
+            self._on_done = on_done
             self.busyChanged.emit(True)
         return ok
 
@@ -112,18 +118,17 @@ class ProjectModel(QObject):
     @Slot(list)
     def _on_events(self, batch: list) -> None:
         for ev in batch:
-            self.jobEvent.emit(ev)
             if isinstance(ev, StageStarted):
                 self._running_stage = ev.stage
                 self._rate_origin.clear()
                 self.refresh()
                 self.stageStarted.emit(ev.stage, ev.resumed)
             elif isinstance(ev, Progress):
-                self.progress.emit(ev.stage, ev.done, ev.total, ev.text, self._eta(ev))
+                self.progress.emit(ev, self._eta(ev))
             elif isinstance(ev, Metric):
                 self.curvePoint.emit(ev.stage, ev.series, ev.x, ev.values)
             elif isinstance(ev, Message):
-                self.message.emit(ev.stage, ev.text)
+                self.message.emit(ev)
             elif isinstance(ev, StageFinished):
                 self._running_stage = None
                 self.refresh()
@@ -134,15 +139,18 @@ class ProjectModel(QObject):
     def _eta(self, ev: Progress) -> float:
         """Seconds left at the rate since this stage's first report (a resumed stage starts midway)."""
         now = time.monotonic()
-        t0, done0 = self._rate_origin.setdefault(ev.stage, (now, ev.done))
+        t0, done0 = self._rate_origin.setdefault((ev.stage, ev.step), (now, ev.done))
         if ev.total <= 0 or ev.done <= done0 or now - t0 < 1.0:
             return -1.0
         return (now - t0) / (ev.done - done0) * max(ev.total - ev.done, 0)
 
-    @Slot(str, str, str)
-    def _on_finished(self, name: str, outcome: str, message: str) -> None:
-        self.failed_stage = self._running_stage if outcome == "failed" else None
+    @Slot(object)
+    def _on_finished(self, outcome: JobOutcome) -> None:
+        self.failed_stage = self._running_stage if outcome.state == "failed" else None
         self._running_stage = None
         self.refresh()
+        on_done, self._on_done = self._on_done, None
         self.busyChanged.emit(False)
-        self.jobFinished.emit(name, outcome, message)
+        self.jobFinished.emit(outcome)
+        if on_done is not None:
+            on_done(outcome)

@@ -8,6 +8,7 @@ written before the checks pass.
 from __future__ import annotations
 
 import html
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
@@ -36,7 +37,6 @@ from PySide6.QtWidgets import (
     QWizard,
     QWizardPage,
 )
-from superqt.utils import create_worker
 from torch import nn
 
 from ..core.errors import BendError
@@ -48,6 +48,7 @@ from ..core.project.folder import Project
 from ..core.project.userdata import projects_dir
 from ..core.settings import config as C
 from ..core.settings.presets import PRESETS, apply_preset
+from .runner import call_in_thread
 from .settings_form import SettingsForm
 from .wheel import guard_wheel
 
@@ -331,12 +332,11 @@ class DatasetPage(QWizardPage):
         self._checking = cfg
         self._slow.start()
         self.completeChanged.emit()
-        # Through _connect: an 'errored' connected afterwards would not stop superqt from re-raising.
-        create_worker(dataset_info, cfg, _connect={
-            "returned": lambda info, cfg=cfg: self._answered(cfg, info),
-            "errored": lambda e, cfg=cfg: self._answered(cfg, DatasetInfo(
-                False, f"the check failed: {type(e).__name__}: {e}", 3, cfg.image_size, 0, (cfg.root,),
-                "choose another Root folder", problem=True))})
+        call_in_thread(dataset_info, cfg, done=partial(self._answered, cfg), failed=partial(self._check_failed, cfg))
+
+    def _check_failed(self, cfg: C.DataConfig, e: Exception) -> None:
+        self._answered(cfg, DatasetInfo(False, f"the check failed: {type(e).__name__}: {e}", 3, cfg.image_size, 0,
+                                        (cfg.root,), "choose another Root folder", problem=True))
 
     def _answered(self, cfg: C.DataConfig, info: DatasetInfo) -> None:
         if cfg != self._checking:

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from bend_gui.core.errors import ConfigError, ProjectError
-from bend_gui.core.events import Message, Metric, Progress, StageFinished, StageStarted
+from bend_gui.core.events import CACHE_STEP, Message, Metric, Progress, StageFinished, StageStarted
 from bend_gui.core.fileio import read_json
 from bend_gui.core.pipeline import runner as pipeline
 from bend_gui.core.project.folder import Project
@@ -50,10 +50,13 @@ def test_variants_skip_base_run_in_turn_and_fill_table5(parent):
     assert [r["d"] for r in rows] == [384, 1290, 256]
     assert rows[1]["state"] == "not run" and rows[1]["sbend"] is None
     events, _ = drain(ablation.run_variants(parent))
-    # The children's stages reach the GUI as messages and tagged progress, never as the parent's stages.
+    # The children's stages reach the GUI as the ablation's messages and progress with the variant as their
+    # point, never as the parent's stages; the activation cache is a sub-step, not a stage of its own.
     assert not [e for e in events if isinstance(e, (StageStarted, StageFinished))]
     assert not [e for e in events if isinstance(e, Metric) and e.stage != "ablation"]
-    assert all(e.stage == "cache" or e.stage.startswith("ablation:") for e in events if isinstance(e, Progress))
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert {e.stage for e in progress} == {"ablation"} and {e.point for e in progress} == {"fc2", "bn4"}
+    assert {e.step for e in progress} == {"", CACHE_STEP}
     texts = [e.text for e in events if isinstance(e, Message)]
     assert "variant 1/2 fc2: 0 · Base training up to date" in texts
     assert "variant 2/2 bn4: 0 · Base training up to date" in texts

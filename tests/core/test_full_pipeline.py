@@ -11,8 +11,8 @@ import torch
 from bend_gui.core.fileio import load_tensors
 from bend_gui.core.pipeline import runner as pipeline
 from bend_gui.core.project.folder import Project
-from bend_gui.core.results.report import format_report, load_metrics
 from bend_gui.core.results import ensemble
+from bend_gui.core.results.report import format_report, load_metrics
 
 REQUIRED = ["sbend", "abend_mean", "abend_std", "gen_max", "gen_mean", "gen_median", "orig_max", "orig_mean",
             "orig_median", "potential"]

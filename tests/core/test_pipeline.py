@@ -6,8 +6,8 @@ import torch
 from bend_gui.core.errors import Cancelled, DataError
 from bend_gui.core.events import CancelFlag, Metric, StageFinished, StageStarted
 from bend_gui.core.fileio import load_tensors
-from bend_gui.core.pipeline.context import StageContext
 from bend_gui.core.pipeline import runner as pipeline
+from bend_gui.core.pipeline.context import StageContext
 from bend_gui.core.pipeline.stages import collect
 from bend_gui.core.project.folder import Project
 

@@ -11,9 +11,9 @@ from bend_gui.core.errors import ProjectError
 from bend_gui.core.events import run_to_end
 from bend_gui.core.fileio import load_tensors
 from bend_gui.core.project.folder import Project
-from bend_gui.core.results.report import load_metrics
 from bend_gui.core.results import metrics as M
 from bend_gui.core.results import tables as R
+from bend_gui.core.results.report import load_metrics
 
 
 def test_the_varied_project_has_numbers_worth_checking(varied_project):

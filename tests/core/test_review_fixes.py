@@ -14,8 +14,8 @@ from bend_gui.core.ml.features import build_features
 from bend_gui.core.ml.members import evaluate_members
 from bend_gui.core.ml.subset import resolve
 from bend_gui.core.pipeline.runner import is_out_of_memory
-from bend_gui.core.results.report import format_report, load_metrics
 from bend_gui.core.results import metrics as M
+from bend_gui.core.results.report import format_report, load_metrics
 from bend_gui.core.settings import config as C
 
 

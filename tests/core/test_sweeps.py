@@ -14,10 +14,10 @@ from bend_gui.core.events import CancelFlag, Message, Metric, Progress
 from bend_gui.core.fileio import load_tensors, read_csv
 from bend_gui.core.ml.members import evaluate_members
 from bend_gui.core.ml.subset import Subset
-from bend_gui.core.pdiff.sampling import DiffusionGenerator
 from bend_gui.core.pdiff.training import train_autoencoder, train_diffusion
-from bend_gui.core.pipeline.context import StageContext
 from bend_gui.core.pipeline import runner as pipeline
+from bend_gui.core.pipeline.context import StageContext
+from bend_gui.core.project import artifacts as A
 from bend_gui.core.project.folder import Project
 from bend_gui.core.results import metrics as M
 from bend_gui.core.studies import sweeps
@@ -50,7 +50,7 @@ def direct_row(project, members, seed):
     feats = drain(ctx.features("test"))[1]
     out = drain(evaluate_members(ctx.base_network(), ctx.subset(), members, feats, data.test_y, batch_size=100,
                                  batching="loop", cancel=CancelFlag(), stage="t", label="t"))[1]
-    orig = load_tensors(project.dir("evaluate") / "predictions.pt")["preds"]["original"].numpy().astype(np.int64)
+    orig = A.PREDICTIONS.load(project)["preds"]["original"].numpy().astype(np.int64)
     return M.table3_row(out.preds.numpy().astype(np.int64), orig, data.test_y.numpy(), out.mean_probs.numpy(),
                         repeats=cfg.evaluate.abend_repeats, seed=seed)
 
@@ -60,12 +60,13 @@ def test_m_sweep_points_arrive_live_are_nested_and_match_direct_evaluation(hard)
     points = [e for e in events if isinstance(e, Metric) and e.stage == "sweep_m"]
     assert [(p.x, p.values["seed"]) for p in points] == [(1, 0), (3, 0), (5, 0), (1, 1), (3, 1), (5, 1)]
     assert all(isinstance(e, Progress) and e.total == 10 for e in events if isinstance(e, Progress)
-               and e.stage == "sweep_m")
+               and e.stage == "sweep_m" and not e.step)  # the sweep's own bar; the activation cache has its own
+    assert [p.point for p in points] == [f"m = {m}, seed {s}" for s in (0, 1) for m in (1, 3, 5)]
     assert len({p.values["sbend"] for p in points}) > 1  # the numbers differ: the test can tell them apart
     # The saved rows are the points, sorted by (m, seed).
     _, saved = read_csv(sweeps.sweep_path(hard, "m"))
     assert [(r["m"], r["seed"]) for r in saved] == [(1, 0), (1, 1), (3, 0), (3, 1), (5, 0), (5, 1)]
-    gen = DiffusionGenerator(hard, torch.device("cpu"))
+    gen = A.load_generator(hard, torch.device("cpu"))
     g = hard.load_config().generate
     members = gen.sample(5, sampler=g.sampler, steps=g.sampling_steps, decode_noise=g.decode_noise, seed=1)
     for m in (3, 5):  # nested: the m-point is the first m of the seed's members

@@ -74,7 +74,7 @@ def test_cancel_keeps_the_project_consistent_and_resume_completes(make_window, t
     n_before = len(snaps.data["test_acc"][0])
     with qtbot.waitSignal(win.model.jobFinished, timeout=180_000) as blocker:
         qtbot.mouseClick(ws.pipeline.resume_btn, Qt.MouseButton.LeftButton)
-    assert blocker.args[1] == "done"
+    assert blocker.args[0].state == "done"
     wait_job(qtbot, win)
     assert win.model.state("collect").state == "done"
     assert len(snaps.data["test_acc"][0]) == 300 and n_before < 300

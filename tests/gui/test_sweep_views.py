@@ -120,7 +120,9 @@ def test_a_sweep_started_from_the_page_grows_live_and_finishes(make_window, prec
         qtbot.mouseClick(page.m_btn, Qt.MouseButton.LeftButton)
         assert not page.m_btn.isEnabled() and page.cancel_btn.isEnabled()
         assert page.plots["m"].rows == []  # a new sweep starts empty
-    assert blocker.args[:2] == ["Sweep over m", "done"]
+    outcome = blocker.args[0]
+    assert (outcome.name, outcome.state) == ("Sweep over m", "done")
+    assert [(r["m"], r["seed"]) for r in outcome.result] == [(m, s) for s in (3, 4) for m in (1, 3, 5)]
     wait_job(qtbot, win)
     assert seen == [("sweep_m", 1.0), ("sweep_m", 3.0), ("sweep_m", 5.0)] * 2
     rows, exp = expected(precomputed, "m")
@@ -224,7 +226,7 @@ def test_ablation_page_adds_runs_and_removes_a_variant(make_window, precomputed,
 
     with qtbot.waitSignal(win.model.jobFinished, timeout=120_000) as blocker:
         qtbot.mouseClick(page.run_btn, Qt.MouseButton.LeftButton)
-    assert blocker.args[1] == "done"
+    assert blocker.args[0].state == "done"
     wait_job(qtbot, win)
     row = ablation.table5(precomputed)[2]
     assert row["state"] == "done" and page.table.item(2, 2).text() == pct(row["sbend"])

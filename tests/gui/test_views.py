@@ -12,6 +12,8 @@ from PySide6.QtWidgets import QMessageBox
 
 from bend_gui.core.fileio import load_tensors
 from bend_gui.core.project.folder import Project
+from bend_gui.core.results import bundle
+from bend_gui.core.results import metrics as M
 from bend_gui.core.results.bundle import BundleError
 from bend_gui.core.results.report import (
     TABLE3_COLUMNS,
@@ -24,8 +26,6 @@ from bend_gui.core.results.report import (
     table3_rows,
     verdicts,
 )
-from bend_gui.core.results import bundle
-from bend_gui.core.results import metrics as M
 from bend_gui.gui.plots import configure_pyqtgraph
 from bend_gui.gui.project_model import ProjectModel
 from bend_gui.gui.runner import JobRunner

@@ -12,7 +12,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from ..events import CancelFlag, Progress
+from ..events import CACHE_STEP, CancelFlag, Progress
 from .data import normalize
 
 
@@ -47,8 +47,8 @@ def build_features(prefix: nn.Module, x: torch.Tensor, mean, std, device: torch.
         probe = prefix(normalize(x[:2].to(device), mean, std))
     need = len(x) * probe[0].numel() * probe.element_size()
     if need > limit_bytes:
-        yield Progress(stage, 1, 1, f"{label}: {need / 2**30:.1f} GiB of activations exceed the cache "
-                                    f"limit; the frozen part will run per batch")
+        yield Progress(stage, 1, 1, f"{label}: {need / 2**30:.1f} GiB of activations exceed the cache limit; "
+                                    f"the frozen part will run per batch", step=CACHE_STEP)
         return Features(prefix, x, mean, std, device, None)
     out = torch.empty((len(x), *probe.shape[1:]), dtype=probe.dtype, device=device)
     n_batches = (len(x) + batch_size - 1) // batch_size
@@ -56,5 +56,5 @@ def build_features(prefix: nn.Module, x: torch.Tensor, mean, std, device: torch.
         for b, i in enumerate(range(0, len(x), batch_size)):
             cancel.check()
             out[i:i + batch_size] = prefix(normalize(x[i:i + batch_size].to(device), mean, std))
-            yield Progress(stage, b + 1, n_batches, f"caching {label} activations")
+            yield Progress(stage, b + 1, n_batches, f"caching {label} activations", step=CACHE_STEP)
     return Features(prefix, x, mean, std, device, out)

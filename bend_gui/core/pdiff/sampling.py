@@ -1,4 +1,5 @@
-"""A trained p-diff generator, loaded from a project: noise → latents → decoder → new subsets."""
+"""A trained p-diff generator: noise → latents → decoder → new subsets. Built from the saved dicts of the
+autoencoder and diffusion stages (the project layer reads them) or from modules trained in memory."""
 
 from __future__ import annotations
 
@@ -6,15 +7,13 @@ from typing import Callable
 
 import torch
 
-from ..fileio import load_tensors
-from ..project.folder import Project
 from .autoencoder import ParamAutoencoder
 from .ddpm import Denoiser, Schedule, sample
 from .normalize import Normalizer
 
 
-def load_autoencoder(project: Project, device: torch.device) -> tuple[ParamAutoencoder, Normalizer]:
-    saved = load_tensors(project.dir("autoencoder") / "model.pt")
+def autoencoder_from_saved(saved: dict, device: torch.device) -> tuple[ParamAutoencoder, Normalizer]:
+    """The autoencoder (eval mode, on `device`) and its normaliser from the autoencoder stage's saved dict."""
     spec = saved["spec"]
     ae = ParamAutoencoder(spec["d"], spec["latent_dim"], spec["channels"])
     ae.load_state_dict(saved["state_dict"])
@@ -22,18 +21,18 @@ def load_autoencoder(project: Project, device: torch.device) -> tuple[ParamAutoe
 
 
 class DiffusionGenerator:
-    """Loaded from a project's autoencoder and diffusion stages, or built from modules trained in memory
+    """Built from the two stages' saved dicts (`from_saved`) or from modules trained in memory
     (`from_modules`, what the k-sweep does)."""
 
-    def __init__(self, project: Project, device: torch.device):
-        ae, norm = load_autoencoder(project, device)
-        saved = load_tensors(project.dir("diffusion") / "model.pt")
-        spec = saved["spec"]
+    @classmethod
+    def from_saved(cls, ae_saved: dict, diffusion_saved: dict, device: torch.device) -> "DiffusionGenerator":
+        ae, norm = autoencoder_from_saved(ae_saved, device)
+        spec = diffusion_saved["spec"]
         denoiser = Denoiser(spec["latent_dim"], spec["channels"], spec["t_dim"])
-        denoiser.load_state_dict(saved["ema_state_dict"])
-        s = saved["schedule"]
-        self._attach(ae, norm, denoiser, Schedule(s["timesteps"], s["beta_start"], s["beta_end"]),
-                     saved["latent_mean"], float(saved["latent_std"]), device)
+        denoiser.load_state_dict(diffusion_saved["ema_state_dict"])
+        s = diffusion_saved["schedule"]
+        return cls.from_modules(ae, norm, denoiser, Schedule(s["timesteps"], s["beta_start"], s["beta_end"]),
+                                diffusion_saved["latent_mean"], float(diffusion_saved["latent_std"]), device)
 
     @classmethod
     def from_modules(cls, ae: ParamAutoencoder, norm: Normalizer, denoiser: Denoiser, schedule: Schedule,

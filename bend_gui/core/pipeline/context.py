@@ -1,9 +1,14 @@
 """What a running stage gets: the project, its config, the device, the cancel flag, and lazily loaded
-shared things (dataset, base network, subset, activation caches) that later stages of the same run reuse.
+inputs that later stages of the same run reuse (dataset, base network, subset, activation caches).
+
+The base network handed out by `base_network()` is shared and read-only: a stage that trains or edits it
+asks for its own `network_copy()`. It is keyed by the base stage's run id, so when the base stage reruns
+within a run, every later request sees the new network and its new activations.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Iterator
 
@@ -16,16 +21,25 @@ from ..ml.backbones import build_model
 from ..ml.data import Dataset, load_dataset
 from ..ml.features import Features, build_features
 from ..ml.subset import Subset, resolve, split_model
+from ..project import artifacts as A
 from ..project.folder import Project
 from ..settings.config import ProjectConfig
+
+STAGE_SEED_OFFSETS = {"base": 0, "collect": 1, "autoencoder": 2, "diffusion": 3}
+
+
+def stage_seed(run_seed: int, stage: str) -> int:
+    """The seed of a training stage's random numbers: one per run seed and stage, so studies that retrain
+    a stage with seed s get exactly what the pipeline gets with `[run] seed = s`."""
+    return run_seed * 1000 + STAGE_SEED_OFFSETS[stage]
 
 
 class StageContext:
     def __init__(self, project: Project, cfg: ProjectConfig, device: torch.device, cancel: CancelFlag):
         self.project, self.cfg, self.device, self.cancel = project, cfg, device, cancel
         self._data: Dataset | None = None
-        self._base: nn.Sequential | None = None
-        self._features: dict[str, Features] = {}
+        self._base: tuple[str, nn.Sequential] | None = None  # (base run id, network)
+        self._features: dict[tuple[str, str], Features] = {}  # (base run id, split) -> activations
 
     def data(self) -> Iterator[Message]:
         """Generator returning the dataset (loaded once per run)."""
@@ -38,40 +52,46 @@ class StageContext:
                                   f"from {d.source}")
         return self._data
 
+    def _base_run(self) -> str:
+        return str(self.project.manifest()["stages"].get("base", {}).get("run_id", ""))
+
     def base_network(self) -> nn.Sequential:
-        """The trained base network on the device, in eval mode; every member starts as a copy of it."""
-        if self._base is None:
-            saved = load_tensors(self.project.dir("base") / "model.pt")
+        """The trained base network on the device, in eval mode: shared, so never change it (see module doc)."""
+        run = self._base_run()
+        if self._base is None or self._base[0] != run:
+            saved = A.BASE_MODEL.load(self.project)
             # Its random init is overwritten at once; forking keeps the global RNG of the running stage
             # untouched, so results do not depend on whether the network was loaded earlier in the run.
             with torch.random.fork_rng(devices=[]):
                 net = build_model(saved["backbone"], saved["in_channels"], saved["num_classes"])
             net.load_state_dict(saved["state_dict"])
-            self._base = net.to(self.device).eval()
-        return self._base
+            self._base = (run, net.to(self.device).eval())
+        return self._base[1]
+
+    def network_copy(self) -> nn.Sequential:
+        """A private copy of the base network, for a stage that trains or edits it."""
+        return copy.deepcopy(self.base_network())
 
     def subset(self) -> Subset:
         return resolve(self.base_network(), self.cfg.subset.layers, self.cfg.model.backbone)
 
-    def features(self, split: str) -> Iterator:
-        """Generator returning the tail's inputs for the train or test images (cached once per run)."""
-        if split not in self._features:
+    def features(self, split: str, stage: str) -> Iterator:
+        """Generator returning the tail's inputs for the train or test images (cached once per run); its
+        progress is `stage`'s, as the CACHE_STEP sub-step."""
+        key = (self._base_run(), split)
+        if key not in self._features:
             data = yield from self.data()
             prefix, _, cut = split_model(self.base_network(), self.subset())
             x = data.train_x if split == "train" else data.test_x
-            self._features[split] = yield from build_features(
+            self._features = {k: v for k, v in self._features.items() if k[0] == key[0]}  # older bases'
+            self._features[key] = yield from build_features(
                 prefix, x, data.mean, data.std, self.device, batch_size=self.cfg.evaluate.batch_size,
-                limit_bytes=self.cfg.run.cache_limit_gb * 2**30, cancel=self.cancel, stage="cache",
+                limit_bytes=self.cfg.run.cache_limit_gb * 2**30, cancel=self.cancel, stage=stage,
                 label=f"{split} (input of {cut})")
-        return self._features[split]
+        return self._features[key]
 
-    def seed(self, stage_offset: int) -> int:
-        return self.cfg.run.seed * 1000 + stage_offset
-
-    def forget_base(self) -> None:
-        """Drop the cached base network and activations (after the base stage reran)."""
-        self._base = None
-        self._features.clear()
+    def seed(self, stage: str) -> int:
+        return stage_seed(self.cfg.run.seed, stage)
 
 
 class Checkpoint:

@@ -24,6 +24,7 @@ from pathlib import Path
 from ..errors import ProjectError
 from ..fileio import atomic_write_text, read_csv, read_json, write_json
 from ..settings import config as C
+from .artifacts import STAGE_OUTPUTS
 
 STAGES = ("base", "collect", "autoencoder", "diffusion", "generate", "evaluate")
 STAGE_TITLES = {
@@ -45,9 +46,6 @@ STAGE_INPUTS = {
 }
 # Output folders: evaluation writes the results the views and `bend report` read.
 STAGE_DIRS = {s: s for s in STAGES} | {"evaluate": "results"}
-# The file each stage's successors read; a "done" stage without it is not done.
-STAGE_OUTPUTS = {"base": "model.pt", "collect": "snapshots.pt", "autoencoder": "model.pt",
-                 "diffusion": "model.pt", "generate": "members.pt", "evaluate": "metrics.json"}
 MANIFEST_VERSION = 1
 
 
@@ -177,8 +175,8 @@ class Project:
                     st.state, st.detail = "stale", "project.toml is invalid"
                 elif not upstream_ok:
                     st.state, st.detail = "stale", "an earlier stage is not done or is stale"
-                elif not (self.dir(s) / STAGE_OUTPUTS[s]).is_file():
-                    st.state, st.detail = "stale", f"its output {STAGE_DIRS[s]}/{STAGE_OUTPUTS[s]} is missing"
+                elif not STAGE_OUTPUTS[s].exists(self):
+                    st.state, st.detail = "stale", f"its output {STAGE_DIRS[s]}/{STAGE_OUTPUTS[s].name} is missing"
                 elif e.get("fingerprint") != self.fingerprint(s, cfg):
                     st.state, st.detail = "stale", f"settings in {', '.join('[' + x + ']' for x in STAGE_INPUTS[s])} or the stage before changed"
                 else:

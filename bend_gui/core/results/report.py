@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from ..errors import ProjectError
-from ..fileio import read_json
+from ..project import artifacts as A
 from ..project.folder import Project
 
 TABLE3_COLUMNS = ("sbend", "abend", "soft", "gen_max", "gen_mean", "gen_median", "orig_max", "orig_mean",
@@ -18,10 +18,9 @@ TABLE3_HEADERS = {"sbend": "sBEND", "abend": "aBEND", "soft": "soft", "gen_max":
 
 def load_metrics(project: Project) -> dict:
     project.require_done("evaluate")
-    path = project.dir("evaluate") / "metrics.json"
-    if not path.exists():
-        raise ProjectError(f"{path}: missing; rerun the evaluate stage")
-    return read_json(path)
+    if not A.METRICS.exists(project):
+        raise ProjectError(f"{A.METRICS.path(project)}: missing; rerun the evaluate stage")
+    return A.METRICS.load(project)
 
 
 def pct(x: float | None) -> str:

@@ -17,13 +17,13 @@ import numpy as np
 
 from ..errors import ProjectError
 from ..events import CancelFlag, Event, Progress
-from ..fileio import load_tensors, read_csv, read_json, write_csv, write_json
+from ..fileio import write_csv, write_json
+from ..project import artifacts as A
 from ..project.folder import STAGE_TITLES, Project, StageState
 from . import ensemble
 from . import metrics as M
 from .report import TABLE3_COLUMNS, table3_rows
 
-RESULT_FILES = ("metrics.json", "members.csv", "iou.pt", "predictions.pt")
 # The set name of the project's own generator in predictions.pt and members.csv.
 GENERATED, ORIGINAL = "generated", "original"
 
@@ -51,7 +51,7 @@ class IouMatrix:
 class Results:
     """One evaluate run's outputs. Large files load on first use."""
 
-    folder: Path
+    project: Project
     metrics: dict
     members: list[dict]          # rows of members.csv: set, index, accuracy, nll
     state: str                   # the evaluate stage's state: "done" unless the results are stale
@@ -93,26 +93,26 @@ class Results:
 
     def iou(self) -> IouMatrix:
         if "iou" not in self._cache:
-            d = load_tensors(self.folder / "iou.pt")
+            d = A.IOU.load(self.project)
             self._cache["iou"] = IouMatrix(d["matrix"].float().numpy(), int(d["generated"]), int(d["original"]))
         return self._cache["iou"]
 
     def predictions(self, set_name: str) -> tuple[np.ndarray, np.ndarray]:
         """(preds (M, n), y (n,)) of one set: 'generated', 'original' or a baseline."""
         if "predictions" not in self._cache:
-            self._cache["predictions"] = load_tensors(self.folder / "predictions.pt")
+            self._cache["predictions"] = A.PREDICTIONS.load(self.project)
         p = self._cache["predictions"]
         if set_name not in p["preds"]:
-            raise ProjectError(f"{self.folder / 'predictions.pt'}: no predictions of {set_name!r}")
+            raise ProjectError(f"{A.PREDICTIONS.path(self.project)}: no predictions of {set_name!r}")
         return p["preds"][set_name].numpy().astype(np.int64), p["y"].numpy().astype(np.int64)
 
 
 def results_signature(project: Project) -> tuple:
     """Changes whenever an evaluate run rewrites its files: views redraw only then."""
     out = []
-    for name in RESULT_FILES:
+    for artifact in A.RESULT_FILES:
         try:
-            st = (project.dir("evaluate") / name).stat()
+            st = artifact.path(project).stat()
             out.append((st.st_mtime_ns, st.st_size))
         except FileNotFoundError:
             out.append(None)
@@ -136,23 +136,22 @@ def staleness(states: list[StageState]) -> tuple[str, str]:
 def load_results(project: Project, states: list[StageState] | None = None) -> Results | None:
     """The results on disk, or None when the evaluate stage never wrote them. Stale results load too
     (with `stale` set): a researcher still wants to see the last ones. A damaged file raises ProjectError."""
-    folder = project.dir("evaluate")
-    if not (folder / "metrics.json").exists():
+    if not A.METRICS.exists(project):
         return None
     state, detail = staleness(states or project.stage_states())
-    metrics = read_json(folder / "metrics.json")
+    metrics = A.METRICS.load(project)
     if not isinstance(metrics, dict) or "sbend" not in metrics:
-        raise ProjectError(f"{folder / 'metrics.json'}: not a metrics file of the evaluate stage")
+        raise ProjectError(f"{A.METRICS.path(project)}: not a metrics file of the evaluate stage")
     members = []
-    if (folder / "members.csv").exists():
-        _, rows = read_csv(folder / "members.csv")
+    if A.MEMBERS_CSV.exists(project):
+        _, rows = A.MEMBERS_CSV.load(project)
         members = [{"set": str(r["set"]), "index": int(r["index"]), "accuracy": float(r["accuracy"]),
                     "nll": float(r.get("nll", math.nan))} for r in rows]
     try:
         seed = project.load_config().run.seed
     except Exception:  # noqa: BLE001 - an invalid project.toml only loses the seed note
         seed = 0
-    return Results(folder, metrics, members, state, detail, seed)
+    return Results(project, metrics, members, state, detail, seed)
 
 
 # --- member accuracies ---------------------------------------------------------------------------------
@@ -342,10 +341,10 @@ def export_results(project: Project, folder: Path) -> list[Path]:
     csv("abend_runs.csv", ["generator", "repeat", "accuracy"],
         [{"generator": name, "repeat": i, "accuracy": a} for name, row in table3_rows(mt)
          for i, a in enumerate(row.get("abend_runs", []))])
-    if (res.folder / "members.csv").exists():
-        shutil.copyfile(res.folder / "members.csv", folder / "members.csv")
+    if A.MEMBERS_CSV.exists(project):
+        shutil.copyfile(A.MEMBERS_CSV.path(project), folder / "members.csv")
         written.append(folder / "members.csv")
-    if (res.folder / "iou.pt").exists():
+    if A.IOU.exists(project):
         iou = res.iou()
         labels = [iou.label(i) for i in range(len(iou.matrix))]
         csv("iou_matrix.csv", ["member", *labels],

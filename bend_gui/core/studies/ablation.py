@@ -25,12 +25,13 @@ from ..events import CancelFlag, Event, Message, Metric, Progress, StageFinished
 from ..fileio import atomic_write_bytes, read_json, write_json
 from ..pipeline import preflight
 from ..pipeline import runner as pipeline
+from ..project import artifacts as A
 from ..project.folder import STAGE_TITLES, Project
 from ..settings import config as C
 
 STAGE = "ablation"          # the `stage` of run_variants' own events
 SERIES = "variants"         # Metric(STAGE, SERIES, index, row) when a variant finishes
-BASE_FILES = ("model.pt", "curve.csv")
+BASE_FILES = (A.BASE_MODEL, A.BASE_CURVE)
 ROW_KEYS = ("sbend", "abend_mean", "abend_std", "orig_mean", "gen_mean", "potential")
 
 
@@ -201,15 +202,14 @@ def copy_base(parent: Project, child: Project) -> None:
     accepts as done (the child's own fingerprint, the parent's run id and timings)."""
     parent.require_done("base")
     src = parent.manifest()["stages"]["base"]
-    for name in BASE_FILES:
-        f = parent.dir("base") / name
-        if f.exists():
-            atomic_write_bytes(child.dir("base") / name, f.read_bytes())
+    for artifact in BASE_FILES:
+        if artifact.exists(parent):
+            atomic_write_bytes(artifact.path(child), artifact.path(parent).read_bytes())
     manifest = child.manifest()
     manifest["stages"]["base"] = {
         "state": "done", "fingerprint": child.fingerprint("base"), "run_id": src["run_id"],
         "seconds": src.get("seconds", 0.0), "finished": src.get("finished", ""), "info": src.get("info", {}),
-        "copied_from": {"run_id": src["run_id"], "sha256": _file_hash(parent.dir("base") / "model.pt")}}
+        "copied_from": {"run_id": src["run_id"], "sha256": _file_hash(A.BASE_MODEL.path(parent))}}
     write_json(child.manifest_path, manifest)
 
 
@@ -219,10 +219,10 @@ def base_problem(parent: Project, child: Project) -> str:
         return f"the project's base model is {parent.state('base').state}"
     entry = child.manifest()["stages"].get("base", {})
     src = parent.manifest()["stages"]["base"]
-    if entry.get("state") != "done" or not (child.dir("base") / "model.pt").exists():
+    if entry.get("state") != "done" or not A.BASE_MODEL.exists(child):
         return "the project's base model is not copied in yet"
     if entry.get("run_id") != src.get("run_id") or \
-            entry.get("copied_from", {}).get("sha256") != _file_hash(parent.dir("base") / "model.pt"):
+            entry.get("copied_from", {}).get("sha256") != _file_hash(A.BASE_MODEL.path(parent)):
         return "the project's base model was retrained since this variant ran"
     return ""
 
@@ -261,21 +261,21 @@ def sync_variant(parent: Project, v: Variant) -> None:
 
 def _relay(slug: str, i: int, n: int, gen) -> Iterator[Event]:
     """A child's pipeline events, re-labelled so they do not look like the parent's own stages (the
-    monitors and the pipeline panel listen to those): stages become messages, progress is tagged with
-    the variant, and training curve points are dropped."""
+    monitors and the pipeline panel listen to those): stages become messages, progress and messages are
+    the ablation's, with the variant as their point, and training curve points are dropped."""
     tag = f"variant {i + 1}/{n} {slug}"
 
     def relabel(ev: Event) -> Event | None:
         if isinstance(ev, StageStarted):
-            return Message(STAGE, f"{tag}: {STAGE_TITLES[ev.stage]}" + (" (resumed)" if ev.resumed else ""))
+            return Message(STAGE, f"{tag}: {STAGE_TITLES[ev.stage]}" + (" (resumed)" if ev.resumed else ""),
+                           point=slug)
         if isinstance(ev, StageFinished):
             note = "up to date" if ev.skipped else f"done in {ev.seconds:.1f} s"
-            return Message(STAGE, f"{tag}: {STAGE_TITLES[ev.stage]} {note}")
+            return Message(STAGE, f"{tag}: {STAGE_TITLES[ev.stage]} {note}", point=slug)
         if isinstance(ev, Progress):
-            return ev if ev.stage == "cache" else Progress(f"{STAGE}:{slug}:{ev.stage}", ev.done, ev.total,
-                                                           f"{tag} · {ev.stage}: {ev.text}")
+            return Progress(STAGE, ev.done, ev.total, f"{tag} · {ev.stage}: {ev.text}", step=ev.step, point=slug)
         if isinstance(ev, Message):
-            return Message(STAGE, f"{tag} · {ev.text}")
+            return Message(STAGE, f"{tag} · {ev.text}", point=slug)
         return None
     return (yield from relay(gen, relabel))
 
@@ -284,7 +284,7 @@ def run_variants(project: Project, cancel: CancelFlag | None = None, only: list[
                  ) -> Iterator[Event]:
     """Generator: runs each variant's pipeline in turn (the ones already done are skipped), after giving
     it the parent's current settings and base; yields Metric('ablation', 'variants', i, row) as each
-    finishes. The parent's base must be done."""
+    finishes; returns Table 5's rows. The parent's base must be done."""
     cancel = cancel or CancelFlag()
     state = project.state("base")
     if state.state != "done":
@@ -298,20 +298,20 @@ def run_variants(project: Project, cancel: CancelFlag | None = None, only: list[
             cancel.check()
             sync_variant(project, v)
             if all(s.state == "done" for s in v.project.stage_states()):
-                yield Message(STAGE, f"variant {i + 1}/{len(todo)} {v.slug}: up to date")
+                yield Message(STAGE, f"variant {i + 1}/{len(todo)} {v.slug}: up to date", point=v.slug)
                 continue
             yield from _relay(v.slug, i, len(todo), pipeline.run(v.project, cancel=cancel, what="ablation"))
             row = next(r for r in table5(project) if r["slug"] == v.slug)
-            yield Metric(STAGE, SERIES, float(i), row)
+            yield Metric(STAGE, SERIES, float(i), row, point=v.slug)
     yield Message(STAGE, f"{len(todo)} variant(s) up to date")
+    return table5(project)
 
 
 def _metrics(p: Project) -> dict | None:
-    path = p.dir("evaluate") / "metrics.json"
-    if not path.exists():
+    if not A.METRICS.exists(p):
         return None
     try:
-        return read_json(path)
+        return A.METRICS.load(p)
     except ProjectError:
         return None
 

@@ -31,8 +31,8 @@ import numpy as np
 import torch
 
 from ..errors import Cancelled, ProjectError
-from ..events import CancelFlag, Event, Message, Metric, Progress, relay
-from ..fileio import load_tensors, read_csv, read_json, write_csv, write_json
+from ..events import CACHE_STEP, CancelFlag, Event, Message, Metric, Progress, relay
+from ..fileio import read_csv, read_json, write_csv, write_json
 from ..ml.device import resolve_device
 from ..ml.members import MemberOutputs, evaluate_members
 from ..ml.subset import Subset
@@ -40,7 +40,8 @@ from ..pdiff.baselines import baseline
 from ..pdiff.sampling import DiffusionGenerator
 from ..pdiff.training import train_autoencoder, train_diffusion
 from ..pipeline import preflight
-from ..pipeline.context import StageContext
+from ..pipeline.context import StageContext, stage_seed
+from ..project import artifacts as A
 from ..project.folder import STAGE_TITLES, STAGES, Project
 from ..results import metrics as M
 from ..results.report import pct_pm
@@ -55,7 +56,6 @@ QUANTITY_LABELS = {"sbend": "sBEND", "abend_mean": "aBEND", "soft": "soft vote",
                    "gen_median": "gen median", "orig_mean": "orig mean", "orig_median": "orig median"}
 ROW_COLUMNS = ("sbend", "abend_mean", "abend_std", "soft", "gen_max", "gen_mean", "gen_median", "gen_min",
                "orig_max", "orig_mean", "orig_median", "potential")
-AE_SEED, DDPM_SEED = 2, 3   # the pipeline's seed offsets (StageContext.seed): seed * 1000 + offset
 EVAL_UNITS = 50             # a k-point's evaluation counted as this many training steps in its progress
 
 
@@ -141,14 +141,14 @@ def _setup(project: Project, cfg: ProjectConfig, device: torch.device, cancel: C
     test predictions (from results/predictions.pt when the evaluate stage is done, else evaluated here)."""
     ctx = StageContext(project, cfg, device, cancel)
     data = yield from ctx.data()
-    feats = yield from ctx.features("test")
-    saved = load_tensors(project.dir("collect") / "snapshots.pt")
+    feats = yield from ctx.features("test", stage)
+    saved = A.SNAPSHOTS.load(project)
     snaps, subset = saved["snapshots"].float(), Subset.from_dict(saved["subset"])
     y = data.test_y.numpy().astype(np.int64)
     batching = cfg.evaluate.member_batching
     orig = None
     if project.state("evaluate").state == "done":
-        pred_file = load_tensors(project.dir("evaluate") / "predictions.pt")
+        pred_file = A.PREDICTIONS.load(project)
         o = pred_file["preds"]["original"]
         if tuple(o.shape) == (len(snaps), len(y)) and torch.equal(pred_file["y"].long(), data.test_y.long()):
             orig = o.numpy().astype(np.int64)
@@ -175,11 +175,11 @@ def _evaluate(setup: _Setup, vectors: torch.Tensor, cancel: CancelFlag, stage: s
 
 
 def _relay(gen, on_progress: Callable[[Progress], Progress | None]) -> Iterator[Event]:
-    """Runs a nested job: its progress re-labelled (cache progress kept), its curve points dropped (they
-    belong to the trainings inside one point, not to the project's curves), messages kept; returns its
+    """Runs a nested job: its progress re-labelled (the activation cache's kept), its curve points dropped
+    (they belong to the trainings inside one point, not to the project's curves), messages kept; returns its
     result."""
     def relabel(ev: Event) -> Event | None:
-        if isinstance(ev, Progress) and ev.stage != "cache":
+        if isinstance(ev, Progress) and ev.step != CACHE_STEP:
             return on_progress(ev)
         return None if isinstance(ev, Metric) else ev
     return (yield from relay(gen, relabel))
@@ -359,7 +359,7 @@ def sweep_m(project: Project, ms, seeds, cancel: CancelFlag | None = None) -> It
         try:
             setup = yield from _setup(project, cfg, device, cancel, stage)
             info.update(k=len(setup.snaps), n_test=len(setup.y))
-            gen = DiffusionGenerator(project, device) if cfg.generate.generator == "diffusion" else None
+            gen = A.load_generator(project, device) if cfg.generate.generator == "diffusion" else None
             yield Message(stage, f"{_describe(cfg)}: {top} members per seed, evaluated once; m = "
                                  f"{', '.join(map(str, ms))} use the first m of them")
             total = len(seeds) * top
@@ -373,7 +373,8 @@ def sweep_m(project: Project, ms, seeds, cancel: CancelFlag | None = None) -> It
 
                     def relabel(ev: Progress, base_done=base_done, lo=prev, m=m, seed=seed) -> Progress:
                         done = base_done + round((m - lo) * ev.done / max(ev.total, 1))
-                        return Progress(stage, done, total, f"seed {seed} · evaluating members {lo + 1}–{m}")
+                        return Progress(stage, done, total, f"seed {seed} · evaluating members {lo + 1}–{m}",
+                                        point=f"m = {m}, seed {seed}")
                     out: MemberOutputs = yield from _evaluate(setup, members[prev:m], cancel, stage, relabel)
                     preds.append(out.preds.numpy().astype(np.int64))
                     part = out.mean_probs.double() * (m - prev)
@@ -383,8 +384,9 @@ def sweep_m(project: Project, ms, seeds, cancel: CancelFlag | None = None) -> It
                                     repeats=cfg.evaluate.abend_repeats, seed=seed)
                     row |= {"m": m, "seed": seed, "seconds": time.perf_counter() - t0}
                     rows.append(row)
-                    yield Metric(stage, SERIES, float(m), row)
-                    yield Progress(stage, si * top + m, total, f"seed {seed}: m = {m} done")
+                    yield Metric(stage, SERIES, float(m), row, point=f"m = {m}, seed {seed}")
+                    yield Progress(stage, si * top + m, total, f"seed {seed}: m = {m} done",
+                                   point=f"m = {m}, seed {seed}")
         except Cancelled:
             if rows:  # an early cancel keeps the previous sweep
                 _write(project, "m", rows, {**info, "state": "cancelled", "seconds": time.perf_counter() - t_start})
@@ -440,13 +442,14 @@ def sweep_k(project: Project, ks, seeds, m: int | None = None, cancel: CancelFla
                                  f"and evaluates m = {m} members")
             for i, (seed, k) in enumerate(points):
                 cancel.check()
-                where = f"point {i + 1}/{len(points)} · k = {k}, seed {seed}"
+                point = f"k = {k}, seed {seed}"
+                where = f"point {i + 1}/{len(points)} · {point}"
                 if (k, seed) in saved:
                     row = dict(saved[(k, seed)])
                     rows.append(row)
-                    yield Message(stage, f"{where}: reused from the saved sweep")
-                    yield Metric(stage, SERIES, float(k), row)
-                    yield Progress(stage, (i + 1) * per_point, total, f"{where}: reused")
+                    yield Message(stage, f"{where}: reused from the saved sweep", point=point)
+                    yield Metric(stage, SERIES, float(k), row, point=point)
+                    yield Progress(stage, (i + 1) * per_point, total, f"{where}: reused", point=point)
                     continue
                 t0 = time.perf_counter()
                 idx = snapshot_draw(len(setup.snaps), k, seed)
@@ -454,31 +457,34 @@ def sweep_k(project: Project, ks, seeds, m: int | None = None, cancel: CancelFla
                 offset = [i * per_point]
 
                 def relabel(ev: Progress, what: str = "") -> Progress:
-                    return Progress(stage, offset[0] + ev.done, total, f"{where} · {what} {ev.done}/{ev.total}")
+                    return Progress(stage, offset[0] + ev.done, total, f"{where} · {what} {ev.done}/{ev.total}",
+                                    point=point)
                 gen = None
                 if diffusion:
                     ae, norm = yield from _relay(
-                        train_autoencoder(sub, setup.subset, cfg.autoencoder, device, cancel, seed * 1000 + AE_SEED,
-                                          stage=stage), lambda ev: relabel(ev, "AE step"))
+                        train_autoencoder(sub, setup.subset, cfg.autoencoder, device, cancel,
+                                          stage_seed(seed, "autoencoder"), stage=stage),
+                        lambda ev: relabel(ev, "AE step"))
                     offset[0] += cfg.autoencoder.steps
                     gen = yield from _relay(
-                        train_diffusion(ae, norm, sub, cfg.diffusion, device, cancel, seed * 1000 + DDPM_SEED,
-                                        stage=stage), lambda ev: relabel(ev, "DDPM step"))
+                        train_diffusion(ae, norm, sub, cfg.diffusion, device, cancel, stage_seed(seed, "diffusion"),
+                                        stage=stage),
+                        lambda ev: relabel(ev, "DDPM step"))
                     offset[0] += cfg.diffusion.steps
                 members = _sample(cfg, gen, sub, setup.subset, m, seed, cancel)
 
                 def eval_progress(ev: Progress) -> Progress:
                     done = offset[0] + round(EVAL_UNITS * ev.done / max(ev.total, 1))
-                    return Progress(stage, done, total, f"{where} · evaluating {m} members")
+                    return Progress(stage, done, total, f"{where} · evaluating {m} members", point=point)
                 out = yield from _evaluate(setup, members, cancel, stage, eval_progress)
                 row = point_row(out.preds.numpy().astype(np.int64), out.mean_probs.numpy(),
                                 setup.orig_preds[idx.numpy()], setup.y, repeats=cfg.evaluate.abend_repeats,
                                 seed=seed)
                 row |= {"k": k, "seed": seed, "m": m, "seconds": time.perf_counter() - t0}
                 rows.append(row)
-                yield Metric(stage, SERIES, float(k), row)
+                yield Metric(stage, SERIES, float(k), row, point=point)
                 yield Progress(stage, (i + 1) * per_point, total,
-                               f"{where}: sBEND {100 * row['sbend']:.2f}% in {row['seconds']:.0f} s")
+                               f"{where}: sBEND {100 * row['sbend']:.2f}% in {row['seconds']:.0f} s", point=point)
         except Cancelled:
             if rows:  # an early cancel keeps the previous sweep
                 _write(project, "k", rows, {**info, "state": "cancelled", "seconds": time.perf_counter() - t_start})

@@ -29,7 +29,9 @@ from PySide6.QtWidgets import (
 from ...core.errors import BendError
 from ...core.results.report import pct, pct_pm
 from ...core.studies import ablation
+from ..page_job import PageJob
 from ..project_model import ProjectModel
+from ..runner import JobOutcome
 from ..wizard import CAUTION_D, STRONG_D
 from .common import ERROR_STYLE, MUTED, NumericItem, PlotPanel, caption, legend_sample, status_label, text_item
 
@@ -258,7 +260,6 @@ class AblationPage(QWidget):
         self.rows: list[dict] = []
         self.dialog: QDialog | None = None
         self.confirm: QMessageBox | None = None
-        self.running = False
 
         self.table = QTableWidget()
         self.table.setObjectName("table5")
@@ -306,10 +307,8 @@ class AblationPage(QWidget):
         self.run_btn.clicked.connect(self.run_variants)
         self.cancel_btn.clicked.connect(self.cancel)
         self.table.itemSelectionChanged.connect(self._update_controls)
+        self.job = PageJob(model, self.status, self)
         model.curvePoint.connect(self._on_point)
-        model.progress.connect(self._on_progress)
-        model.message.connect(self._on_message)
-        model.jobFinished.connect(self._on_finished)
         model.busyChanged.connect(self._on_busy)
         model.statesChanged.connect(self.reload)
         self.reload()
@@ -351,7 +350,7 @@ class AblationPage(QWidget):
         h = self.table.horizontalHeader().sizeHint().height() + 2 * self.table.frameWidth()
         self.table.setFixedHeight(h + shown * self.table.verticalHeader().defaultSectionSize() + 2)
         self.chart.set_rows(self.rows)
-        if len(self.rows) == 1 and not self.running and not self.status.text():
+        if len(self.rows) == 1 and not self.job.running and not self.status.text():
             self.status.setText("No variants yet: Add subset… to compare other layers with the project's own subset.")
         self._update_controls()
 
@@ -434,44 +433,27 @@ class AblationPage(QWidget):
 
         def factory(cancel):
             return ablation.run_variants(project, cancel)
-        if not self.model.start_job(JOB, factory):
+        if not self.job.start(JOB, ablation.STAGE, factory, on_done=self._variants_done):
             self.error.setText("another job is running; wait for it or cancel it first")
             return False
-        self.running = True
         self.error.setText("")
-        self.status.setText("Run variants: starting…")
         self._update_controls()
         return True
 
     @Slot()
     def cancel(self) -> None:
-        if self.running:
-            self.model.cancel()
-            self.status.setText("Run variants: cancelling at the next safe point…")
+        self.job.cancel()
 
     @Slot(str, str, float, dict)
     def _on_point(self, stage: str, series: str, x: float, values: dict) -> None:
         if stage == ablation.STAGE and series == ablation.SERIES:
             self.reload()
 
-    @Slot(str, int, int, str, float)
-    def _on_progress(self, stage: str, done: int, total: int, text: str, eta: float) -> None:
-        if self.running and stage.startswith(ablation.STAGE + ":"):
-            self.status.setText(text)
-
-    @Slot(str, str)
-    def _on_message(self, stage: str, text: str) -> None:
-        if self.running and stage == ablation.STAGE:
-            self.status.setText(text)
-
-    @Slot(str, str, str)
-    def _on_finished(self, name: str, outcome: str, message: str) -> None:
-        if name != JOB:
-            return
-        self.running = False
-        self.status.setText(f"Run variants: {outcome}")
-        if outcome == "failed":
-            self.error.setText(message.splitlines()[0] if message else "failed")
+    def _variants_done(self, outcome: JobOutcome) -> None:
+        """The end of the variants' run this page started (called in the GUI thread)."""
+        self.status.setText(f"Run variants: {outcome.state}")
+        if outcome.state == "failed":
+            self.error.setText(outcome.error_line)
         self.reload()
 
     @Slot(bool)
@@ -490,4 +472,4 @@ class AblationPage(QWidget):
                else "add a subset first")
         self.run_btn.setEnabled(not busy and not why)
         self.run_btn.setToolTip(why or "run every variant that is not done, one after another")
-        self.cancel_btn.setEnabled(busy and self.running)
+        self.cancel_btn.setEnabled(busy and self.job.running)

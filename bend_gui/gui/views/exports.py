@@ -20,12 +20,12 @@ from PySide6.QtWidgets import (
     QPushButton,
     QWidget,
 )
-from superqt.utils import create_worker
 
 from ...core.errors import BendError
 from ...core.results import bundle
 from ...core.results.tables import export_results
 from ..project_model import ProjectModel
+from ..runner import call_in_thread
 
 RULE_HELP = {"sbend": "sBEND: majority vote (Algorithm 1)", "abend": "aBEND: random vote by share (Algorithm 2)",
              "soft": "soft vote: mean of the members' probabilities"}
@@ -41,13 +41,10 @@ def export_ensemble_to(model: ProjectModel, path: str | Path, members: str = "ge
     return bundle.export(model.project, Path(path), members=members, rule=rule)
 
 
-def in_worker(fn, *args, done, failed):
-    """Run fn(*args) in a worker thread; done(result) or failed(message) run in the GUI thread after."""
-    def on_error(e: Exception) -> None:
-        failed(f"{e.filename}: cannot write ({e.strerror or e})" if isinstance(e, OSError) and e.filename
-               else str(e) if isinstance(e, (BendError, OSError)) else f"{type(e).__name__}: {e}")
-    # Through _connect: an 'errored' connected afterwards would not stop superqt from re-raising.
-    return create_worker(fn, *args, _connect={"returned": done, "errored": on_error})
+def write_error(e: Exception) -> str:
+    """What a user reads when writing an export failed."""
+    return (f"{e.filename}: cannot write ({e.strerror or e})" if isinstance(e, OSError) and e.filename
+            else str(e) if isinstance(e, (BendError, OSError)) else f"{type(e).__name__}: {e}")
 
 
 def show_message(parent: QWidget, title: str, text: str, error: bool = False) -> QMessageBox:
@@ -114,8 +111,8 @@ class ExportEnsembleDialog(QDialog):
             return False
         self.error.setText(f"Writing {path}…")
         self.buttons.setEnabled(False)
-        self.writing = in_worker(export_ensemble_to, self.model, path, self.members.currentData(),
-                                 self.rule.currentData(), done=self._written, failed=self._failed)
+        self.writing = call_in_thread(export_ensemble_to, self.model, path, self.members.currentData(),
+                                      self.rule.currentData(), done=self._written, failed=self._failed)
         return True
 
     def _written(self, summary: dict) -> None:
@@ -123,6 +120,6 @@ class ExportEnsembleDialog(QDialog):
         self.buttons.setEnabled(True)
         self.accept()
 
-    def _failed(self, message: str) -> None:
-        self.error.setText(message)
+    def _failed(self, e: Exception) -> None:
+        self.error.setText(write_error(e))
         self.buttons.setEnabled(True)

@@ -16,6 +16,7 @@ from ...core.results.tables import GENERATED, ORIGINAL, Results, accuracy_histog
 from ...core.settings.config import ConfigError
 from ..plots import PALETTE
 from ..project_model import ProjectModel
+from ..runner import JobOutcome
 from ..settings_form import SettingsForm
 from .common import PlotPanel, ResultsPage, caption, legend_sample
 
@@ -107,7 +108,6 @@ class GenerationPage(QWidget):
     def __init__(self, model: ProjectModel, parent: QWidget | None = None):
         super().__init__(parent)
         self.model = model
-        self._running = False
         self.form = SettingsForm(["generate"])
         self.form.setObjectName("generateForm")
         self.form.set_config(model.config)
@@ -160,7 +160,6 @@ class GenerationPage(QWidget):
         model.configChanged.connect(self._revert)
         model.statesChanged.connect(self._update)
         model.busyChanged.connect(self._on_busy)
-        model.jobFinished.connect(self._on_finished)
         self._update()
 
     # --- state ---------------------------------------------------------------------------------------
@@ -221,8 +220,7 @@ class GenerationPage(QWidget):
         except BendError as e:
             self.form.error.setText(str(e))
             return False
-        started = self.model.run_pipeline(until="evaluate", force=("generate", "evaluate"))
-        self._running = started
+        started = self.model.run_pipeline(until="evaluate", force=("generate", "evaluate"), on_done=self._generated)
         g = cfg.generate
         how = (f"{g.sampler.upper()}" + (f", {g.sampling_steps} steps" if g.sampler == "ddim" else "")
                + (f", σ = {g.decode_noise:g}" if g.decode_noise else "")) if g.generator == "diffusion" else "baseline"
@@ -230,17 +228,14 @@ class GenerationPage(QWidget):
                             f"evaluating…" if started else "Another job is running; try again when it ends.")
         return started
 
-    @Slot(str, str, str)
-    def _on_finished(self, name: str, outcome: str, message: str) -> None:
-        if not self._running:
-            return
-        self._running = False
-        if outcome == "done":
+    def _generated(self, outcome: JobOutcome) -> None:
+        """The end of the generate + evaluate job this panel started (called by the model)."""
+        if outcome.state == "done":
             res = self.view.results
             tail = (f": sBEND {pct(res.metrics['sbend'])} %, member mean {pct(res.metrics['gen_mean'])} %"
                     if res is not None else "")
             self.status.setText(f"Generated and evaluated{tail}.")
-        elif outcome == "cancelled":
+        elif outcome.state == "cancelled":
             self.status.setText("Cancelled. The previous members and results stay on disk.")
         else:
-            self.status.setText("Failed: " + (message.splitlines()[0] if message else "see the error message"))
+            self.status.setText("Failed: " + outcome.error_line)

@@ -28,8 +28,9 @@ from PySide6.QtWidgets import (
 from ...core.errors import BendError
 from ...core.results.report import pct_pm
 from ...core.studies import sweeps
-from ..activity import eta_text
+from ..page_job import PageJob
 from ..project_model import ProjectModel
+from ..runner import JobOutcome
 from .common import ERROR_STYLE, MUTED, NumericItem, PlotPanel, caption, log_ticks, status_label
 
 # The six quantities of Figure 5 (soft voting stays in the CSV files).
@@ -282,10 +283,8 @@ class SweepsPage(QWidget):
         self.cancel_btn.clicked.connect(self.cancel)
         self.k_values.textChanged.connect(self._on_k_text)
         self.k_seeds.textChanged.connect(self._on_k_text)
+        self.job = PageJob(model, self.status, self)
         model.curvePoint.connect(self._on_point)
-        model.progress.connect(self._on_progress)
-        model.message.connect(self._on_message)
-        model.jobFinished.connect(self._on_finished)
         model.busyChanged.connect(self._on_busy)
         # A rerun stage can make a saved sweep stale: re-read the (small) files and notes.
         model.statesChanged.connect(self.reload)
@@ -383,7 +382,7 @@ class SweepsPage(QWidget):
         else:
             def factory(cancel):
                 return sweeps.sweep_k(project, values, seeds, m=m, cancel=cancel)
-        if not self.model.start_job(JOB[over], factory):
+        if not self.job.start(JOB[over], sweeps.STAGE[over], factory, on_done=self._sweep_done):
             self.error.setText("another job is running; wait for it or cancel it first")
             return False
         self.error.setText("")
@@ -392,15 +391,12 @@ class SweepsPage(QWidget):
         self.plots[over].note.setText("")
         self.plots[over].set_subtitle("running…")
         self.plots[over].set_empty_text(f"Sweep over {over} starting…")
-        self.status.setText(f"{JOB[over]}: starting…")
         self._update_controls()
         return True
 
     @Slot()
     def cancel(self) -> None:
-        if self.running:
-            self.model.cancel()
-            self.status.setText(f"{JOB[self.running]}: cancelling at the next safe point…")
+        self.job.cancel()
 
     # --- live events ---------------------------------------------------------------------------------
 
@@ -410,31 +406,19 @@ class SweepsPage(QWidget):
             if stage == st and series == sweeps.SERIES:
                 self.plots[over].add_row(values)
 
-    @Slot(str, int, int, str, float)
-    def _on_progress(self, stage: str, done: int, total: int, text: str, eta: float) -> None:
-        if self.running and stage in (sweeps.STAGE[self.running], "cache"):
-            tail = eta_text(eta) if stage != "cache" else ""
-            self.status.setText(f"{JOB[self.running]}: {text}" + (f" · {tail}" if tail else ""))
-
-    @Slot(str, str)
-    def _on_message(self, stage: str, text: str) -> None:
-        if self.running and stage == sweeps.STAGE[self.running] and text.startswith("point"):
-            self.status.setText(f"{JOB[self.running]}: {text}")
-
-    @Slot(str, str, str)
-    def _on_finished(self, name: str, outcome: str, message: str) -> None:
-        over = next((o for o, job in JOB.items() if job == name), None)
+    def _sweep_done(self, outcome: JobOutcome) -> None:
+        """The end of the sweep this page started (called by the model in the GUI thread)."""
+        over, self.running = self.running, None
         if over is None:
             return
-        self.running = None
         n = len(sweeps.load_sweep(self.model.project, over))
-        if outcome == "done":
+        if outcome.state == "done":
             self.status.setText(f"{JOB[over]}: done, {n} points saved in sweeps/{over}.csv")
-        elif outcome == "cancelled":
+        elif outcome.state == "cancelled":
             self.status.setText(f"{JOB[over]}: cancelled; {n} points saved in sweeps/{over}.csv")
         else:
             self.status.setText(f"{JOB[over]}: failed")
-            self.error.setText(message.splitlines()[0] if message else "failed")
+            self.error.setText(outcome.error_line)
         self.reload()
 
     @Slot(str)

@@ -22,8 +22,9 @@ from PySide6.QtWidgets import (
 from ...core.results.report import TABLE3_COLUMNS, TABLE3_HEADERS, table3_cells, table3_rows, verdicts
 from ...core.results.tables import Results
 from ..plots import ExportButtons, write_rows_csv
+from ..runner import call_in_thread
 from .common import NumericItem, ResultsPage, caption, checked_export, text_item
-from .exports import ExportEnsembleDialog, export_ensemble_to, export_results_to, in_worker, show_message
+from .exports import ExportEnsembleDialog, export_ensemble_to, export_results_to, show_message, write_error
 
 COLUMN_HELP = {
     "sbend": "sBEND: majority vote of the generated members (Algorithm 1)",
@@ -203,11 +204,11 @@ class Table3Page(ResultsPage):
             self.dialog = show_message(self, "Export results", f"Wrote {len(paths)} files into {folder}:\n"
                                        + ", ".join(p.name for p in paths) + stale)
 
-        def failed(message: str) -> None:
+        def failed(e: Exception) -> None:
             self.export_results_btn.setEnabled(True)
-            self.dialog = show_message(self, "Export results", message, error=True)
+            self.dialog = show_message(self, "Export results", write_error(e), error=True)
         self.export_results_btn.setEnabled(False)  # until the results are written (or fail)
-        self.exporting = in_worker(export_results_to, self.model, folder, done=done, failed=failed)
+        self.exporting = call_in_thread(export_results_to, self.model, folder, done=done, failed=failed)
 
     @Slot()
     def open_export_ensemble(self) -> None:

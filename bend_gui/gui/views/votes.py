@@ -6,6 +6,8 @@ predictions with the same seed, so the stored draws are the first of them."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
@@ -16,6 +18,7 @@ from ...core.events import run_to_end
 from ...core.results.report import pct, pct_pm
 from ...core.results.tables import GENERATED, Results, abend_distribution, accuracy_bins, vote_summary
 from ..plots import PALETTE
+from ..runner import JobOutcome
 from .common import PlotPanel, ResultsPage, caption, legend_sample
 
 JOB = "aBEND repeats"
@@ -108,7 +111,7 @@ class VotesPage(ResultsPage):
     WHAT = "sBEND against aBEND's distribution"
 
     def build(self, content: QWidget) -> None:
-        self._pending: dict | None = None
+        self._pending = False                # a draw job of this page runs
         self._shown: tuple | None = None     # (members, repeats, stored) on the plot now
         self.members = QComboBox()
         self.members.setToolTip("whose members vote: the project's generator or a baseline")
@@ -144,7 +147,6 @@ class VotesPage(ResultsPage):
         self.draw_btn.clicked.connect(self.draw)
         self.repeats.editingFinished.connect(self.draw)
         self.potential.toggled.connect(self._on_potential)
-        self.model.jobFinished.connect(self._on_job_finished)
         self.model.busyChanged.connect(self._on_busy)
 
     # --- data ----------------------------------------------------------------------------------------
@@ -162,7 +164,6 @@ class VotesPage(ResultsPage):
         self._show_stored()
 
     def clear_results(self) -> None:
-        self._pending = None
         self._shown = None
 
     def stored_runs(self) -> np.ndarray:
@@ -212,7 +213,7 @@ class VotesPage(ResultsPage):
     @Slot()
     def draw(self) -> bool:
         """Show `repeats` draws: the stored ones, computed here when cheap, or as a job (False if refused)."""
-        if self.results is None or self._pending is not None:
+        if self.results is None or self._pending:
             return False
         self.error.clear()
         name, repeats = self.members.currentData(), self.repeats.value()
@@ -230,15 +231,13 @@ class VotesPage(ResultsPage):
         if repeats * len(y) <= INLINE_LIMIT:
             self._show(run_to_end(abend_distribution(preds, y, repeats, seed)), stored=False)
             return True
-        holder: dict = {"members": name}
-
         def job(cancel):
-            holder["runs"] = yield from abend_distribution(preds, y, repeats, seed, cancel, stage=JOB)
+            return abend_distribution(preds, y, repeats, seed, cancel, stage=JOB)
 
-        if not self.model.start_job(JOB, job):
+        if not self.model.start_job(JOB, job, on_done=partial(self._drawn, name)):
             self.error.setText("Another job is running; draw more repeats when it ends.")
             return False
-        self._pending = holder
+        self._pending = True
         self.summary.setText(f"Drawing {repeats:,} aBEND repeats… (Cancel in the activity bar)")
         return True
 
@@ -246,19 +245,17 @@ class VotesPage(ResultsPage):
     def _on_busy(self, busy: bool) -> None:
         self.draw_btn.setEnabled(not busy)
 
-    @Slot(str, str, str)
-    def _on_job_finished(self, name: str, outcome: str, message: str) -> None:
-        if name != JOB or self._pending is None:
-            return
-        holder, self._pending = self._pending, None
+    def _drawn(self, members: str, outcome: JobOutcome) -> None:
+        """The end of this page's draw job: its runs, unless the results or the members changed since."""
+        self._pending = False
         if self.results is None:
             return
-        if outcome == "done" and holder.get("members") == self.members.currentData() and "runs" in holder:
-            self._show(holder["runs"], stored=False)
+        if outcome.state == "done" and members == self.members.currentData():
+            self._show(outcome.result, stored=False)
             return
         if self._shown is not None:  # the summary said "Drawing…": show the runs still plotted again
             self._show(self.plot.runs, stored=self._shown[2])
-        if outcome == "cancelled":
+        if outcome.state == "cancelled":
             self.error.setText("Drawing the repeats was cancelled.")
-        elif outcome == "failed":
-            self.error.setText(message.splitlines()[0] if message else "drawing the repeats failed")
+        elif outcome.state == "failed":
+            self.error.setText(outcome.error_line)

@@ -15,10 +15,10 @@ import torch
 
 from ...errors import Cancelled
 from ...events import Event, Message, Progress
-from ...fileio import load_tensors, save_tensors
 from ...ml.members import evaluate_members
 from ...ml.subset import Subset
 from ...pdiff.training import AutoencoderTrainer, train_steps
+from ...project import artifacts as A
 from ...results.metrics import member_accuracies
 from ..context import Checkpoint, Curve, StageContext
 
@@ -29,7 +29,7 @@ def reconstruction_accuracy(ctx: StageContext, trainer: AutoencoderTrainer, snap
                             rows: torch.Tensor) -> Iterator[Event]:
     """Generator returning the test accuracies of the reconstructed snapshots `rows`."""
     data = yield from ctx.data()
-    feats = yield from ctx.features("test")
+    feats = yield from ctx.features("test", STAGE)
     vecs = trainer.reconstruct(snaps[rows])
     out = yield from evaluate_members(ctx.base_network(), subset, vecs, feats, data.test_y,
                                       batch_size=ctx.cfg.evaluate.batch_size,
@@ -40,10 +40,10 @@ def reconstruction_accuracy(ctx: StageContext, trainer: AutoencoderTrainer, snap
 
 def run(ctx: StageContext) -> Iterator[Event]:
     cfg, a, dev = ctx.cfg, ctx.cfg.autoencoder, ctx.device
-    saved = load_tensors(ctx.project.dir("collect") / "snapshots.pt")
+    saved = A.SNAPSHOTS.load(ctx.project)
     snaps, subset = saved["snapshots"].float(), Subset.from_dict(saved["subset"])
     k, d = snaps.shape
-    tr = AutoencoderTrainer(snaps, subset, a, dev, ctx.seed(2))
+    tr = AutoencoderTrainer(snaps, subset, a, dev, ctx.seed(STAGE))
     yield Message(STAGE, f"autoencoder: d = {d:,} → latent {a.latent_dim}, {tr.params:,} parameters; "
                          f"{k} snapshots, normalisation '{a.normalize}'")
     ckpt = Checkpoint(ctx.project, STAGE, ctx.project.fingerprint(STAGE, cfg))
@@ -93,7 +93,7 @@ def run(ctx: StageContext) -> Iterator[Event]:
     yield recon.add("step", tr.step, recon_acc_mean=accs.mean(), recon_acc_min=accs.min(),
                     orig_acc_mean=float(orig_acc.mean()), snapshots=k)
     mse = tr.mse()
-    save_tensors(ctx.project.dir(STAGE) / "model.pt", {
+    A.STAGE_OUTPUTS[STAGE].save(ctx.project, {
         "spec": tr.ae.spec(), "state_dict": {k_: v.cpu() for k_, v in tr.ae.state_dict().items()},
         "normalizer": tr.norm.to_dict(), "recon_acc": torch.tensor(accs)})
     curve.flush()

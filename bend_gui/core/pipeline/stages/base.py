@@ -14,7 +14,6 @@ import torch.nn.functional as F
 
 from ...errors import Cancelled
 from ...events import Event, Message, Progress
-from ...fileio import save_tensors
 from ...ml.backbones import build_model, count_params, load_pretrained
 from ...ml.data import normalize
 from ...ml.training import (
@@ -26,6 +25,7 @@ from ...ml.training import (
     predict,
     steps_per_epoch,
 )
+from ...project import artifacts as A
 from ..context import Checkpoint, Curve, StageContext
 
 STAGE = "base"
@@ -34,7 +34,7 @@ STAGE = "base"
 def run(ctx: StageContext) -> Iterator[Event]:
     cfg, b, dev = ctx.cfg, ctx.cfg.base, ctx.device
     data = yield from ctx.data()
-    torch.manual_seed(ctx.seed(0))
+    torch.manual_seed(ctx.seed(STAGE))
     model = build_model(cfg.model.backbone, data.channels, data.num_classes)
     if cfg.model.pretrained:
         skipped = load_pretrained(model, cfg.model.pretrained)
@@ -77,9 +77,9 @@ def run(ctx: StageContext) -> Iterator[Event]:
     t0 = t_steps = time.perf_counter()
     try:
         while epoch < b.epochs:
-            perm = epoch_permutation(n, ctx.seed(0), epoch)
+            perm = epoch_permutation(n, ctx.seed(STAGE), epoch)
             if step_in_epoch == 0:  # mid-epoch, the restored state continues the epoch's draws
-                aug_gen.manual_seed(ctx.seed(0) * 7919 + epoch)
+                aug_gen.manual_seed(ctx.seed(STAGE) * 7919 + epoch)
             model.train()
             t_epoch = t_steps = time.perf_counter()
             while step_in_epoch < spe:
@@ -126,14 +126,13 @@ def run(ctx: StageContext) -> Iterator[Event]:
                              for i in range(0, len(test_x), 1000)))
     test_loss, test_acc = loss_and_accuracy(logits, data.test_y)
     seconds = elapsed + time.perf_counter() - t0
-    save_tensors(ctx.project.dir(STAGE) / "model.pt", {
+    A.STAGE_OUTPUTS[STAGE].save(ctx.project, {
         "backbone": cfg.model.backbone, "in_channels": data.channels, "num_classes": data.num_classes,
         "image_size": data.image_size, "mean": list(data.mean), "std": list(data.std),
         "classes": list(data.classes), "dataset": data.name,
         "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}})
     curve.flush()
     ckpt.clear()
-    ctx.forget_base()
     yield Message(STAGE, f"base model: test accuracy {test_acc:.4f}")
     return {"test_acc": test_acc, "test_loss": test_loss, "epochs": b.epochs, "compute_seconds": seconds,
             "seconds_per_epoch": (seconds / b.epochs) if b.epochs else 0.0,

@@ -15,9 +15,9 @@ import torch.nn.functional as F
 
 from ...errors import Cancelled
 from ...events import Event, Message, Progress
-from ...fileio import save_tensors
 from ...ml.subset import freeze_outside, get_vector, set_vector, split_model
 from ...ml.training import epoch_permutation, make_optimizer, steps_per_epoch
+from ...project import artifacts as A
 from ..context import Checkpoint, Curve, StageContext
 from .common import features_accuracy
 
@@ -27,14 +27,14 @@ STAGE = "collect"
 def run(ctx: StageContext) -> Iterator[Event]:
     cfg, c, dev = ctx.cfg, ctx.cfg.collect, ctx.device
     data = yield from ctx.data()
-    model = ctx.base_network()
+    model = ctx.network_copy()  # trained here; the shared base network stays as the base stage left it
     subset = ctx.subset()
     _, tail, cut = split_model(model, subset)
     start_vec = get_vector(model, subset)
     yield Message(STAGE, f"subset: {len(subset.names)} tensors, d = {subset.d:,}; only the layers from "
                          f"{cut} on run per step")
-    train_f = yield from ctx.features("train")
-    test_f = yield from ctx.features("test")
+    train_f = yield from ctx.features("train", STAGE)
+    test_f = yield from ctx.features("test", STAGE)
 
     trainable = freeze_outside(model, subset)
     opt = make_optimizer(c.optimizer, trainable, c.lr, c.momentum, c.weight_decay)
@@ -72,7 +72,7 @@ def run(ctx: StageContext) -> Iterator[Event]:
             ctx.cancel.check()
             epoch, step = divmod(it, spe)
             if epoch != perm_epoch:
-                perm_epoch, perm = epoch, epoch_permutation(n, ctx.seed(1), epoch)
+                perm_epoch, perm = epoch, epoch_permutation(n, ctx.seed(STAGE), epoch)
             idx = perm[step * c.batch_size:(step + 1) * c.batch_size]
             logits = tail(train_f.get(idx))
             loss = F.cross_entropy(logits, data.train_y[idx].to(dev))
@@ -97,15 +97,10 @@ def run(ctx: StageContext) -> Iterator[Event]:
         snaps_curve.flush()
         loss_curve.flush()
         raise
-    finally:
-        # Give the shared base network its base subset back: later stages start from it.
-        set_vector(model, subset, start_vec)
-        for p in model.parameters():
-            p.requires_grad_(False)
 
     seconds = elapsed + time.perf_counter() - t0
     accs = torch.tensor([r["test_acc"] for r in snaps_curve.rows])
-    save_tensors(ctx.project.dir(STAGE) / "snapshots.pt", {
+    A.SNAPSHOTS.save(ctx.project, {
         "subset": subset.to_dict(), "snapshots": torch.stack(snapshots), "base_vector": start_vec,
         "test_acc": accs, "iterations": torch.tensor([int(r["iteration"]) for r in snaps_curve.rows])})
     snaps_curve.flush()

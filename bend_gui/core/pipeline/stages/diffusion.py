@@ -11,9 +11,8 @@ from typing import Iterator
 
 from ...errors import Cancelled
 from ...events import Event, Message, Progress
-from ...fileio import load_tensors, save_tensors
-from ...pdiff.sampling import load_autoencoder
 from ...pdiff.training import DiffusionTrainer, train_steps
+from ...project import artifacts as A
 from ..context import Checkpoint, Curve, StageContext
 
 STAGE = "diffusion"
@@ -21,9 +20,9 @@ STAGE = "diffusion"
 
 def run(ctx: StageContext) -> Iterator[Event]:
     cfg, c, dev = ctx.cfg, ctx.cfg.diffusion, ctx.device
-    snaps = load_tensors(ctx.project.dir("collect") / "snapshots.pt")["snapshots"].float()
-    ae, norm = load_autoencoder(ctx.project, dev)
-    tr = DiffusionTrainer(ae, norm, snaps, c, dev, ctx.seed(3))
+    snaps = A.snapshot_matrix(ctx.project)
+    ae, norm = A.load_autoencoder(ctx.project, dev)
+    tr = DiffusionTrainer(ae, norm, snaps, c, dev, ctx.seed(STAGE))
     yield Message(STAGE, f"denoiser: {tr.params:,} parameters on {tr.k} latents of size {tr.dim}; "
                          f"T = {c.timesteps}")
     ckpt = Checkpoint(ctx.project, STAGE, ctx.project.fingerprint(STAGE, cfg))
@@ -56,7 +55,7 @@ def run(ctx: StageContext) -> Iterator[Event]:
         curve.flush()
         raise
     seconds = elapsed + time.perf_counter() - t0
-    save_tensors(ctx.project.dir(STAGE) / "model.pt", tr.saved())
+    A.STAGE_OUTPUTS[STAGE].save(ctx.project, tr.saved())
     curve.flush()
     ckpt.clear()
     return {"compute_seconds": seconds, "final_loss": curve.rows[-1]["loss"] if curve.rows else None}

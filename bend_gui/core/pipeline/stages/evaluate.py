@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 from ...events import Event, Message
-from ...fileio import load_tensors, save_tensors, write_csv, write_json
 from ...ml.members import evaluate_members
+from ...project import artifacts as A
 from ...results import metrics as M
 from ..context import StageContext
 
@@ -24,10 +24,10 @@ STAGE = "evaluate"
 def run(ctx: StageContext) -> Iterator[Event]:
     cfg, e = ctx.cfg, ctx.cfg.evaluate
     data = yield from ctx.data()
-    feats = yield from ctx.features("test")
+    feats = yield from ctx.features("test", STAGE)
     model, subset = ctx.base_network(), ctx.subset()
-    snaps = load_tensors(ctx.project.dir("collect") / "snapshots.pt")["snapshots"].float()
-    gen = load_tensors(ctx.project.dir("generate") / "members.pt")
+    snaps = A.snapshot_matrix(ctx.project)
+    gen = A.MEMBERS.load(ctx.project)
     sets = {"original": snaps, "generated": gen["members"].float(), **{k: v.float() for k, v in gen["baselines"].items()}}
     batching = e.member_batching
     outs = {}
@@ -63,19 +63,18 @@ def run(ctx: StageContext) -> Iterator[Event]:
                "n_test": int(len(y)),
                "num_classes": C, "efficiency": eff, "diversity": diversity, "baselines": baselines,
                "calibration": calibration, "member_batching": batching}
-    out_dir = ctx.project.dir(STAGE)
-    write_json(out_dir / "metrics.json", _jsonable(metrics))
-    save_tensors(out_dir / "predictions.pt", {
+    A.METRICS.save(ctx.project, _jsonable(metrics))
+    A.PREDICTIONS.save(ctx.project, {
         "y": data.test_y.clone(), "classes": list(data.classes),
         "preds": {k: v.preds for k, v in outs.items()},
         "mean_probs": {k: v.mean_probs.half() for k, v in outs.items()},
         "nll": {k: v.nll for k, v in outs.items()}})
     both = np.concatenate([preds["generated"], preds["original"]])
-    save_tensors(out_dir / "iou.pt", {"matrix": torch.from_numpy(M.iou_matrix(both, y)).float(),
-                                      "generated": len(preds["generated"]), "original": len(preds["original"])})
+    A.IOU.save(ctx.project, {"matrix": torch.from_numpy(M.iou_matrix(both, y)).float(),
+                             "generated": len(preds["generated"]), "original": len(preds["original"])})
     rows = [{"set": name, "index": i, "accuracy": float(a), "nll": float(outs[name].nll[i])}
             for name in outs for i, a in enumerate(M.member_accuracies(preds[name], y))]
-    write_csv(out_dir / "members.csv", ["set", "index", "accuracy", "nll"], rows)
+    A.MEMBERS_CSV.save_rows(ctx.project, ["set", "index", "accuracy", "nll"], rows)
     yield Message(STAGE, f"sBEND {row['sbend']:.4f} · aBEND {row['abend_mean']:.4f} ± {row['abend_std']:.4f} · "
                          f"members mean {row['gen_mean']:.4f} · snapshots mean {row['orig_mean']:.4f}")
     return {"sbend": row["sbend"], "abend_mean": row["abend_mean"], "gen_mean": row["gen_mean"],

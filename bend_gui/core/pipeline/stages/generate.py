@@ -9,10 +9,9 @@ import torch
 
 from ...errors import BendError
 from ...events import Event, Message, Progress
-from ...fileio import load_tensors, save_tensors
 from ...ml.subset import Subset
 from ...pdiff.baselines import baseline
-from ...pdiff.sampling import DiffusionGenerator
+from ...project import artifacts as A
 from ..context import StageContext
 
 STAGE = "generate"
@@ -20,12 +19,12 @@ STAGE = "generate"
 
 def run(ctx: StageContext) -> Iterator[Event]:
     g = ctx.cfg.generate
-    saved = load_tensors(ctx.project.dir("collect") / "snapshots.pt")
+    saved = A.SNAPSHOTS.load(ctx.project)
     snaps, subset = saved["snapshots"].float(), Subset.from_dict(saved["subset"])
     events: list[Progress] = []
     t0 = time.perf_counter()
     if g.generator == "diffusion":
-        gen = DiffusionGenerator(ctx.project, ctx.device)
+        gen = A.load_generator(ctx.project, ctx.device)
         t0 = time.perf_counter()  # loading is not generation
 
         def on_step(i, n):
@@ -52,7 +51,7 @@ def run(ctx: StageContext) -> Iterator[Event]:
             ctx.cancel.check()
             baselines[name] = baseline(name, snaps, g.m, g.seed + 1, subset, noise_sigma=g.noise_sigma,
                                        average_size=g.average_size)
-    save_tensors(ctx.project.dir(STAGE) / "members.pt", {
+    A.MEMBERS.save(ctx.project, {
         "generator": g.generator, "members": members, "baselines": baselines, "subset": subset.to_dict(),
         "seconds": seconds})
     return {"generator": g.generator, "m": g.m, "seconds": seconds, "seconds_per_member": seconds / g.m,

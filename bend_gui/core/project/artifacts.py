@@ -1,0 +1,87 @@
+"""Every file a stage leaves in a project, named once, with its one way to read and write it.
+
+Other layers never spell a file name or build a path into a project folder: they ask an artifact here.
+Tensors go through `fileio.save_tensors` / `load_tensors` (atomic, weights-only); JSON and CSV through
+the strict writers. An artifact knows its stage's folder, so renaming a file or a folder is one edit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..fileio import load_tensors, read_csv, read_json, save_tensors, write_csv, write_json
+
+if TYPE_CHECKING:  # folder.py imports this module (for STAGE_OUTPUTS), which must stay light
+    import torch
+
+    from ..pdiff.autoencoder import ParamAutoencoder
+    from ..pdiff.normalize import Normalizer
+    from ..pdiff.sampling import DiffusionGenerator
+    from .folder import Project
+
+
+@dataclass(frozen=True)
+class Artifact:
+    stage: str   # whose folder it lies in (Project.dir maps evaluate to results/)
+    name: str    # its file name
+
+    def path(self, project: Project) -> Path:
+        return project.dir(self.stage) / self.name
+
+    def exists(self, project: Project) -> bool:
+        return self.path(project).is_file()
+
+    def load(self, project: Project) -> Any:
+        p = self.path(project)
+        if p.suffix == ".pt":
+            return load_tensors(p)
+        if p.suffix == ".json":
+            return read_json(p)
+        return read_csv(p)  # (columns, rows)
+
+    def save(self, project: Project, value: Any) -> None:
+        if self.name.endswith(".pt"):
+            save_tensors(self.path(project), value)
+        else:
+            write_json(self.path(project), value)
+
+    def save_rows(self, project: Project, columns: list[str], rows: list[dict]) -> None:
+        write_csv(self.path(project), columns, rows)
+
+
+BASE_MODEL = Artifact("base", "model.pt")            # state dict + backbone spec, normalisation, classes
+BASE_CURVE = Artifact("base", "curve.csv")           # per epoch: losses, accuracies, learning rate, seconds
+SNAPSHOTS = Artifact("collect", "snapshots.pt")      # k × d snapshots, the subset's names and shapes
+SNAPSHOTS_CSV = Artifact("collect", "snapshots.csv")
+AUTOENCODER = Artifact("autoencoder", "model.pt")    # encoder/decoder weights, spec, normaliser
+DIFFUSION = Artifact("diffusion", "model.pt")        # the denoiser's EMA weights, schedule, latent scaling
+MEMBERS = Artifact("generate", "members.pt")         # m × d generated members and the baselines'
+METRICS = Artifact("evaluate", "metrics.json")       # Table 3, baselines, diversity, calibration, efficiency
+PREDICTIONS = Artifact("evaluate", "predictions.pt")
+IOU = Artifact("evaluate", "iou.pt")
+MEMBERS_CSV = Artifact("evaluate", "members.csv")
+
+# What each stage's successors read: a stage marked done without it is not done.
+STAGE_OUTPUTS = {"base": BASE_MODEL, "collect": SNAPSHOTS, "autoencoder": AUTOENCODER, "diffusion": DIFFUSION,
+                 "generate": MEMBERS, "evaluate": METRICS}
+RESULT_FILES = (METRICS, MEMBERS_CSV, IOU, PREDICTIONS)
+
+
+def snapshot_matrix(project: Project) -> torch.Tensor:
+    """The k × d snapshots as float32."""
+    return SNAPSHOTS.load(project)["snapshots"].float()
+
+
+def load_autoencoder(project: Project, device: torch.device) -> tuple[ParamAutoencoder, Normalizer]:
+    from ..pdiff.sampling import autoencoder_from_saved
+
+    return autoencoder_from_saved(AUTOENCODER.load(project), device)
+
+
+def load_generator(project: Project, device: torch.device) -> DiffusionGenerator:
+    """The trained p-diff generator of the project's autoencoder and diffusion stages."""
+    from ..pdiff.sampling import DiffusionGenerator
+
+    return DiffusionGenerator.from_saved(AUTOENCODER.load(project), DIFFUSION.load(project), device)
