@@ -155,14 +155,14 @@ class MainWindow(QMainWindow):
         if self.workspace is None:
             self.show_error("Export results", "Open a project first.")
             return
-        self.workspace.page("Table 3").open_export_results()
+        self.workspace.table3.open_export_results()
 
     @Slot()
     def export_ensemble(self) -> None:
         if self.workspace is None:
             self.show_error("Export ensemble", "Open a project first.")
             return
-        self.workspace.page("Table 3").open_export_ensemble()
+        self.workspace.table3.open_export_ensemble()
 
     # --- feedback ------------------------------------------------------------------------------------
 

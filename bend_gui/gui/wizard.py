@@ -43,6 +43,7 @@ from ..core.errors import BendError
 from ..core.ml.backbones import backbones, build_model, count_params, last_batchnorms, list_modules
 from ..core.ml.data import DatasetInfo, dataset_info, default_data_dir
 from ..core.ml.subset import resolve
+from ..core.ml.subset_size import size_advice
 from ..core.pipeline.preflight import check
 from ..core.project.folder import Project
 from ..core.project.userdata import projects_dir
@@ -63,10 +64,8 @@ DATASET_TITLES = {
 }
 EXPECTED_INPUT = "1 or 3 channels, images ≥ 8×8; 3×3 stem, no max-pool (CIFAR practice)"
 
-# The paper's Table 5 (ResNet-50 on CIFAR-10): pairs of BN layers (2,560-5,120 numbers) kept the original
-# accuracy; `fc` (20,490) lost ~5 points under aBEND; `layer3.5.conv3.weight` (262,144) lost 10 points.
-CAUTION_D = 10_000
-STRONG_D = 100_000
+# How the wizard colours core's advice on the subset's size (the paper's Table 5).
+SIZE_COLORS = {"empty": BAD, "fine": GOOD, "caution": CAUTION, "strong": BAD}
 CUSTOM = "Custom settings"
 
 
@@ -518,9 +517,9 @@ class SubsetPage(QWizardPage):
             names = ", ".join(subset.names[:6]) + (f", … ({len(subset.names)} tensors)"
                                                     if len(subset.names) > 6 else "")
             self.d_label.setText(f"<b>d = {self.d:,}</b> numbers: {html.escape(names)}")
-        color, text = self._advice(self.d)
-        self.warning.setStyleSheet(f"color: {color};")
-        self.warning.setText(text)
+        level, headline, text = size_advice(self.d)
+        self.warning.setStyleSheet(f"color: {SIZE_COLORS[level]};")
+        self.warning.setText((f"<b>{headline}</b> " if headline else "") + html.escape(text))
         self.completeChanged.emit()
 
     def _mark_ancestors(self, layers: list[str]) -> None:
@@ -533,24 +532,6 @@ class SubsetPage(QWizardPage):
                 font.setBold(name in holders)
                 it.setFont(0, font)
         self.tree.blockSignals(False)
-
-    @staticmethod
-    def _advice(d: int) -> tuple[str, str]:
-        """What the paper's Table 5 (ResNet-50 on CIFAR-10) says about a subset of d numbers."""
-        if d == 0:
-            return BAD, "Check at least one module: the subset is what BEND snapshots and generates."
-        if d <= CAUTION_D:
-            return GOOD, ("Small enough: in the paper's Table 5, subsets of up to 5,120 numbers (pairs of BatchNorm "
-                          "layers, 2,560–5,120) kept the original accuracy (e.g. 94.32 % sBEND vs 94.28 %).")
-        mb = 200 * d * 4 / 1e6
-        if d <= STRONG_D:
-            return CAUTION, (f"<b>Caution:</b> d = {d:,} is larger than the subsets that worked in the paper's "
-                             f"Table 5 (BN pairs of 2,560–5,120 numbers). Its <code>fc</code> subset of 20,490 "
-                             f"numbers lost about 5 points under aBEND (89.17 % vs 94.27 %). "
-                             f"k = 200 snapshots take {mb:,.0f} MB.")
-        return BAD, (f"<b>Strong warning:</b> d = {d:,} is in the range where the paper's generator failed: "
-                     f"<code>layer3.5.conv3.weight</code> with 262,144 numbers lost 10 points (84.01 % sBEND vs "
-                     f"94.01 %). Choose BatchNorm layers instead. k = 200 snapshots take {mb:,.0f} MB.")
 
     def isComplete(self) -> bool:
         return self.d > 0

@@ -9,7 +9,7 @@ from .activity import ActivityBar
 from .monitors import MonitorsPage
 from .pipeline_panel import PipelinePanel
 from .project_model import ProjectModel
-from .views import RESULT_PAGES
+from .views import RESULT_PAGES, Table3Page
 from .wheel import guard_wheel
 
 
@@ -22,8 +22,12 @@ class ProjectWorkspace(QWidget):
         self.tabs.setObjectName("pages")
         self.monitors = MonitorsPage(model)
         self.tabs.addTab(self.monitors, "Monitors")
+        # Pages by tab title; the window reaches the ones it drives through the named attributes below.
+        self.pages: dict[str, QWidget] = {"Monitors": self.monitors}
         for title, page in RESULT_PAGES:
-            self.tabs.addTab(page(model), title)
+            self.pages[title] = page(model)
+            self.tabs.addTab(self.pages[title], title)
+        self.table3: Table3Page = self.pages["Table 3"]  # holds the exports of the File menu
         self.activity = ActivityBar(model)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.pipeline)
@@ -37,10 +41,7 @@ class ProjectWorkspace(QWidget):
         guard_wheel(self)
 
     def page(self, title: str) -> QWidget:
-        for i in range(self.tabs.count()):
-            if self.tabs.tabText(i) == title:
-                return self.tabs.widget(i)
-        raise KeyError(title)
+        return self.pages[title]
 
     def show_page(self, title: str) -> QWidget:
         w = self.page(title)

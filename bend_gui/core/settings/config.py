@@ -120,6 +120,10 @@ class DiffusionConfig:
                            min=0.0, max=1.0)
 
 
+# [generate] keys that only the diffusion generator reads: the baselines ignore them.
+DIFFUSION_ONLY = ("sampler", "sampling_steps", "decode_noise")
+
+
 @dataclass
 class GenerateConfig:
     m: int = opt(100, "number of members to generate", min=1)

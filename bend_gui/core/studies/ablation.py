@@ -280,6 +280,13 @@ def _relay(slug: str, i: int, n: int, gen) -> Iterator[Event]:
     return (yield from relay(gen, relabel))
 
 
+def run_blocker(base_state: str, has_variants: bool) -> str:
+    """Why Run variants cannot start, or '': the variants reuse the project's trained base network."""
+    if base_state != "done":
+        return f"the variants share the project's base model: run stage 0 first (it is {base_state})"
+    return "" if has_variants else "add a subset first"
+
+
 def run_variants(project: Project, cancel: CancelFlag | None = None, only: list[str] | None = None
                  ) -> Iterator[Event]:
     """Generator: runs each variant's pipeline in turn (the ones already done are skipped), after giving

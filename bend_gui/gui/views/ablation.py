@@ -27,12 +27,12 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.errors import BendError
+from ...core.ml.subset_size import size_warning
 from ...core.results.report import pct, pct_pm
 from ...core.studies import ablation
 from ..page_job import PageJob
 from ..project_model import ProjectModel
 from ..runner import JobOutcome
-from ..wizard import CAUTION_D, STRONG_D
 from .common import ERROR_STYLE, MUTED, NumericItem, PlotPanel, caption, legend_sample, status_label, text_item
 
 COLUMNS = ("subset", "d", "sBEND", "aBEND", "orig mean", "gen mean", "potential", "state")
@@ -232,14 +232,9 @@ class AddSubsetDialog(QDialog):
             ok.setEnabled(False)
             return
         text = f"subset {', '.join(layers)}: d = {d:,} parameters in {tensors} tensor{'s' if tensors != 1 else ''}"
-        if d > STRONG_D:
-            text += (". Strong warning: in the paper's Table 5 a subset of 262,144 numbers lost 10 points; the "
-                     "autoencoder cannot learn such a large vector well.")
-        elif d > CAUTION_D:
-            text += (". Caution: larger than the subsets that kept the original accuracy in the paper's Table 5 "
-                     "(BatchNorm pairs of 2,560–5,120 numbers); its fc subset of 20,490 lost about 5 points.")
-        self.preview.setText(text)
-        self.preview.setStyleSheet("color: #8a4b00;" if d > CAUTION_D else "color: #222;")
+        warning = size_warning(d)
+        self.preview.setText(f"{text}. {warning}" if warning else text)
+        self.preview.setStyleSheet("color: #8a4b00;" if warning else "color: #222;")
         ok.setEnabled(True)
 
     @Slot()
@@ -467,9 +462,7 @@ class AblationPage(QWidget):
         has_variants = len(self.rows) > 1
         self.add_btn.setEnabled(not busy)
         self.remove_btn.setEnabled(not busy and self.selected_slug() is not None)
-        why = ("" if base == "done" and has_variants else
-               f"the variants share the project's base model: run stage 0 first (it is {base})" if base != "done"
-               else "add a subset first")
+        why = ablation.run_blocker(base, has_variants)
         self.run_btn.setEnabled(not busy and not why)
         self.run_btn.setToolTip(why or "run every variant that is not done, one after another")
         self.cancel_btn.setEnabled(busy and self.job.running)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from ...core.results.report import number, seconds
 from ...core.results.tables import Results, efficiency_curves, efficiency_m_range, efficiency_rows
+from ...core.results.verdicts import efficiency_accounting, efficiency_verdict
 from ..plots import PALETTE
 from .common import PlotPanel, ResultsPage, caption, legend_sample, log_ticks, text_item
 
@@ -174,22 +175,7 @@ class EfficiencyPage(ResultsPage):
         self.table.setCurrentCell(-1, -1)
         h = self.table.horizontalHeader().height() + sum(self.table.rowHeight(r) for r in range(len(self.rows)))
         self.table.setFixedHeight(h + 2 * self.table.frameWidth() + 2)
-        be = e.get("break_even_m")
-        if e["t_orge"] <= 0 or e["k_pre"] <= 0:
-            verdict = ("The base network was not trained here (no timed epochs), so traditional bagging has no "
-                       "measured cost to compare with.")
-        elif be is None or not math.isfinite(be):
-            verdict = ("Generating one member costs at least as much as training one: BEND never breaks even "
-                       "with these times.")
-        else:
-            cheaper = mt["m"] > be
-            verdict = (f"BEND costs less than training every member once m > {number(be, 2)}; with "
-                       f"m = {mt['m']} it is {'cheaper' if cheaper else 'not yet cheaper'}.")
-        self.explain.setText(
-            f"{verdict}<br><br>Eq. 13: break-even m = (t_org + t_ate + t_ddpm) / (k_pre·t_orge − t_gen). The "
-            f"measured t_org is this project's base training plus snapshot collection; the paper counts "
-            f"(k_pre + collection epochs)·t_orge instead, one epoch per snapshot in BEND's recipe (break-even "
-            f"{number(e.get('break_even_m_paper_accounting'), 2)}).")
+        self.explain.setText(f"{efficiency_verdict(mt)}<br><br>{efficiency_accounting(e)}")
         self.plot.set_data(e, int(mt["m"]))
 
     def value_text(self, key: str) -> str:

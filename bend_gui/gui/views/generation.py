@@ -10,19 +10,17 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from ...core.errors import BendError
-from ...core.project.folder import STAGE_TITLES, STAGES
+from ...core.results.readiness import generate_blocker, missing_for_generate
 from ...core.results.report import pct
 from ...core.results.tables import GENERATED, ORIGINAL, Results, accuracy_histogram
-from ...core.settings.config import ConfigError
+from ...core.results.verdicts import member_accuracy_summary
+from ...core.settings.config import DIFFUSION_ONLY, ConfigError
 from ..plots import PALETTE
 from ..project_model import ProjectModel
 from ..runner import JobOutcome
 from ..settings_form import SettingsForm
 from .common import PlotPanel, ResultsPage, caption, legend_sample
 
-# Stages whose outputs the generate stage reads.
-NEEDED = STAGES[:STAGES.index("generate")]
-DIFFUSION_ONLY = ("sampler", "sampling_steps", "decode_noise")
 LABELS = {"decode_noise": "latent noise σ (decode_noise)", "m": "members m", "sampling_steps": "sampling steps"}
 SET_COLORS = {GENERATED: PALETTE[0], ORIGINAL: PALETTE[7]}
 
@@ -68,11 +66,7 @@ class MemberHistogram(PlotPanel):
             curve.setVisible(s in self.counts)
             self.means[s].setVisible(s in self.counts)
         self.plot_item.enableAutoRange()
-        parts = []
-        for s, v in groups.items():
-            who = f"generated ({self.generator}, m = {len(v)})" if s == GENERATED else f"snapshots (k = {len(v)})"
-            parts.append(f"<b>{who}</b>: mean {pct(v.mean())} %, median {pct(float(np.median(v)))} %, "
-                         f"min {pct(v.min())} %, max {pct(v.max())} %")
+        parts = [f"<b>{who}</b>: {stats}" for who, stats in member_accuracy_summary(groups, self.generator)]
         step = 100 * (self.edges[1] - self.edges[0]) if len(self.edges) > 1 else 0
         self.note.setText("<br>".join(parts) + f"<br>bins of {step:.2f} points of accuracy; dashed lines: means")
 
@@ -165,7 +159,7 @@ class GenerationPage(QWidget):
     # --- state ---------------------------------------------------------------------------------------
 
     def missing_stages(self) -> list[str]:
-        return [s for s in NEEDED if self.model.state(s).state != "done"]
+        return missing_for_generate(self.model.states())
 
     def _generator(self) -> str:
         return self.form.widget("generate", "generator").currentText()
@@ -180,19 +174,12 @@ class GenerationPage(QWidget):
         steps.setEnabled(ddim)
         steps.setToolTip("DDIM steps" if ddim else "DDPM always takes all T steps of the diffusion schedule")
         busy = self.model.busy
-        missing = self.missing_stages()
-        self.generate_btn.setEnabled(not busy and not missing)
+        why = generate_blocker(self.model.states(), busy)
+        self.generate_btn.setEnabled(not why)
         self.cancel_btn.setEnabled(busy)
         self.form.setEnabled(not busy)
         self.revert_btn.setEnabled(not busy)
-        if busy:
-            self.why.setText("A job is running: settings are locked until it ends.")
-        elif missing:
-            titles = ", ".join(STAGE_TITLES[s] for s in missing)
-            self.why.setText(f"Generate needs the stages before it: {titles} "
-                             f"{'is' if len(missing) == 1 else 'are'} not done. Run them in the pipeline first.")
-        else:
-            self.why.setText("")
+        self.why.setText(why)
 
     @Slot(bool)
     def _on_busy(self, busy: bool) -> None:
