@@ -122,7 +122,6 @@ class CurvePlot(QWidget):
         self.title, self.x_label, self.y_label = title, x_label, y_label
         self.series = {s.key: s for s in series}
         self.data: dict[str, tuple[list[float], list[float]]] = {s.key: ([], []) for s in series}
-        self.refs: dict[str, pg.InfiniteLine] = {}
 
         axes = {"left": TidyAxis("left")}
         if integer_x:
@@ -173,7 +172,6 @@ class CurvePlot(QWidget):
         lay.addWidget(self.readout)
         lay.addLayout(bar)
 
-        self._dirty = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(100)
@@ -203,17 +201,6 @@ class CurvePlot(QWidget):
                 xs.append(float(x))
                 ys.append(float(values[key]))
         self._schedule()
-
-    def set_reference(self, key: str, value: float | None, label: str) -> None:
-        """A horizontal reference line (e.g. the snapshots' mean accuracy)."""
-        pi = self.plot.getPlotItem()
-        if key in self.refs:
-            pi.removeItem(self.refs.pop(key))
-        if value is not None:
-            line = pg.InfiniteLine(pos=value, angle=0, pen=pg.mkPen("#888", style=Qt.PenStyle.DotLine),
-                                   label=label, labelOpts={"position": 0.05, "color": "#555"})
-            pi.addItem(line)
-            self.refs[key] = line
 
     def has_data(self) -> bool:
         return any(xs for xs, _ in self.data.values())

@@ -120,10 +120,6 @@ class ResultsPage(QWidget):
 
     # --- loading -------------------------------------------------------------------------------------
 
-    @property
-    def has_results(self) -> bool:
-        return self.results is not None
-
     @Slot()
     def reload(self) -> None:
         """Read the results again and redraw everything."""
