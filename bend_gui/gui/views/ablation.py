@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from ...core.errors import BendError
 from ...core.results.report import pct, pct_pm
 from ...core.studies import ablation
+from ..pipeline_panel import STATE_COLORS
 from ..project_model import ProjectModel
 from ..wizard import CAUTION_D, STRONG_D
 from .common import ERROR_STYLE, MUTED, NumericItem, PlotPanel, caption, legend_sample, status_label, text_item
@@ -46,8 +47,6 @@ COLUMN_HELP = {
 }
 BARS = (("sbend", "sBEND", "#1f77b4"), ("abend_mean", "aBEND ± std", "#d62728"), ("orig_mean", "orig (snapshot mean)",
                                                                                    "#7f7f7f"))
-STATE_COLORS = {"done": "#2e7d32", "stale": "#ef6c00", "failed": "#c62828", "cancelled": "#6d4c41",
-                "running": "#1565c0", "not run": "#757575"}
 JOB = "Run variants"
 TITLE = "Table 5 · test accuracy per parameter subset"
 
