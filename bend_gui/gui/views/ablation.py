@@ -32,7 +32,7 @@ from ...core.studies import ablation
 from ..pipeline_panel import STATE_COLORS
 from ..project_model import ProjectModel
 from ..wizard import CAUTION_D, STRONG_D
-from .common import ERROR_STYLE, MUTED, NumericItem, PlotPanel, caption, legend_sample, status_label, text_item
+from .common import ERROR_STYLE, MUTED, NumericItem, PlotPanel, caption, fit_table_height, legend_sample, status_label, text_item
 
 COLUMNS = ("subset", "d", "sBEND", "aBEND", "orig mean", "gen mean", "potential", "state")
 COLUMN_HELP = {
@@ -346,9 +346,7 @@ class AblationPage(QWidget):
                     it.setBackground(QBrush(QColor("#e3f2fd")))
             if row["slug"] == selected:
                 self.table.selectRow(r)
-        shown = min(max(len(self.rows), 1), 8)
-        h = self.table.horizontalHeader().sizeHint().height() + 2 * self.table.frameWidth()
-        self.table.setFixedHeight(h + shown * self.table.verticalHeader().defaultSectionSize() + 2)
+        fit_table_height(self.table, min(max(len(self.rows), 1), 8))
         self.chart.set_rows(self.rows)
         if len(self.rows) == 1 and not self.running and not self.status.text():
             self.status.setText("No variants yet: Add subset… to compare other layers with the project's own subset.")

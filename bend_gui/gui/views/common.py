@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QStackedWidget,
+    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -207,6 +208,18 @@ def text_item(text: str) -> QTableWidgetItem:
     it = QTableWidgetItem(text)
     it.setFlags(it.flags() & ~Qt.ItemFlag.ItemIsEditable)
     return it
+
+
+def fit_table_height(table: QTableWidget, rows: int | None = None) -> None:
+    """Fix a table's height to its header and `rows` rows (default: every row, so a short table needs no
+    scroll bar); a fixed number keeps the height, and the plots beside or below, still as rows come."""
+    n = table.rowCount() if rows is None else rows
+    default = table.verticalHeader().defaultSectionSize()
+    h = table.horizontalHeader().sizeHint().height() + 2 * table.frameWidth()
+    h += sum(table.rowHeight(r) if r < table.rowCount() else default for r in range(n))
+    if table.horizontalScrollBar().isVisible():
+        h += table.horizontalScrollBar().height()
+    table.setFixedHeight(h + 2)
 
 
 class PlotPanel(QWidget):

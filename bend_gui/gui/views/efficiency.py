@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from ...core.results.report import number, seconds
 from ...core.results.tables import Results, efficiency_curves, efficiency_m_range, efficiency_rows
 from ..plots import PALETTE
-from .common import PlotPanel, ResultsPage, caption, legend_sample, log_ticks, text_item
+from .common import PlotPanel, ResultsPage, caption, fit_table_height, legend_sample, log_ticks, text_item
 
 
 def _value_text(row: dict) -> str:
@@ -172,8 +172,7 @@ class EfficiencyPage(ResultsPage):
         self.table.resizeColumnsToContents()
         self.table.clearSelection()
         self.table.setCurrentCell(-1, -1)
-        h = self.table.horizontalHeader().height() + sum(self.table.rowHeight(r) for r in range(len(self.rows)))
-        self.table.setFixedHeight(h + 2 * self.table.frameWidth() + 2)
+        fit_table_height(self.table)
         be = e.get("break_even_m")
         if e["t_orge"] <= 0 or e["k_pre"] <= 0:
             verdict = ("The base network was not trained here (no timed epochs), so traditional bagging has no "

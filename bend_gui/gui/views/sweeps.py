@@ -30,7 +30,7 @@ from ...core.results.report import pct_pm
 from ...core.studies import sweeps
 from ..activity import eta_text
 from ..project_model import ProjectModel
-from .common import ERROR_STYLE, MUTED, NumericItem, PlotPanel, caption, log_ticks, status_label
+from .common import ERROR_STYLE, MUTED, NumericItem, PlotPanel, caption, fit_table_height, log_ticks, status_label
 
 # The six quantities of Figure 5 (soft voting stays in the CSV files).
 PLOTTED = ("sbend", "abend_mean", "gen_mean", "gen_median", "orig_mean", "orig_median")
@@ -96,8 +96,7 @@ class SweepPlot(PlotPanel):
         self.layout().itemAt(1).layout().insertWidget(0, self.log_x)
         self.layout().addWidget(self.table)
         # The same height on both plots (five rows; more scroll), so their axes line up side by side.
-        h = self.table.horizontalHeader().sizeHint().height() + 2 * self.table.frameWidth()
-        self.table.setFixedHeight(h + TABLE_ROWS * self.table.verticalHeader().defaultSectionSize() + 2)
+        fit_table_height(self.table, TABLE_ROWS)
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
