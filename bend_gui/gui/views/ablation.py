@@ -30,9 +30,10 @@ from ...core.errors import BendError
 from ...core.results.report import pct, pct_pm
 from ...core.studies import ablation
 from ..pipeline_panel import STATE_COLORS
+from ..plots import PlotPanel, caption, legend_sample
 from ..project_model import ProjectModel
 from ..wizard import CAUTION_D, STRONG_D
-from .common import ERROR_STYLE, MUTED, NumericItem, PlotPanel, caption, fit_table_height, legend_sample, status_label, text_item
+from .common import ERROR_STYLE, MUTED, NumericItem, fit_table_height, status_label, text_item
 
 COLUMNS = ("subset", "d", "sBEND", "aBEND", "orig mean", "gen mean", "potential", "state")
 COLUMN_HELP = {

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.results.tables import IouMatrix, Results, diversity_rows
-from ..plots import PALETTE
-from .common import NumericItem, PlotPanel, ResultsPage, caption, fit_table_height, text_item
+from ..plots import PALETTE, PlotPanel, caption
+from .common import NumericItem, ResultsPage, fit_table_height, text_item
 
 BAR_COLORS = {"generated": PALETTE[0], "original": PALETTE[7], "cross": PALETTE[4]}
 BASELINE_COLOR = "#9ecae1"

@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
 
 from ...core.results.report import number, seconds
 from ...core.results.tables import Results, efficiency_curves, efficiency_m_range, efficiency_rows
-from ..plots import PALETTE
-from .common import PlotPanel, ResultsPage, caption, fit_table_height, legend_sample, log_ticks, text_item
+from ..plots import PALETTE, PlotPanel, caption, legend_sample
+from .common import ResultsPage, fit_table_height, log_ticks, text_item
 
 
 def _value_text(row: dict) -> str:

@@ -14,10 +14,10 @@ from ...core.project.folder import STAGE_TITLES, STAGES
 from ...core.results.report import pct
 from ...core.results.tables import GENERATED, ORIGINAL, Results, accuracy_histogram
 from ...core.settings.config import ConfigError
-from ..plots import PALETTE
+from ..plots import PALETTE, PlotPanel, caption, legend_sample
 from ..project_model import ProjectModel
 from ..settings_form import SettingsForm
-from .common import PlotPanel, ResultsPage, caption, legend_sample
+from .common import ResultsPage
 
 # Stages whose outputs the generate stage reads.
 NEEDED = STAGES[:STAGES.index("generate")]

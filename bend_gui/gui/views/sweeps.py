@@ -29,8 +29,9 @@ from ...core.errors import BendError
 from ...core.results.report import pct_pm
 from ...core.studies import sweeps
 from ..activity import eta_text
+from ..plots import PlotPanel, caption
 from ..project_model import ProjectModel
-from .common import ERROR_STYLE, MUTED, NumericItem, PlotPanel, caption, fit_table_height, log_ticks, status_label
+from .common import ERROR_STYLE, MUTED, NumericItem, fit_table_height, log_ticks, status_label
 
 # The six quantities of Figure 5 (soft voting stays in the CSV files).
 PLOTTED = ("sbend", "abend_mean", "gen_mean", "gen_median", "orig_mean", "orig_median")
@@ -93,7 +94,7 @@ class SweepPlot(PlotPanel):
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.table.setToolTip("test accuracy (%), mean ± std over seeds")
-        self.layout().itemAt(1).layout().insertWidget(0, self.log_x)
+        self.bar.insertWidget(0, self.log_x)
         self.layout().addWidget(self.table)
         # The same height on both plots (five rows; more scroll), so their axes line up side by side.
         fit_table_height(self.table, TABLE_ROWS)

@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
 
 from ...core.results.report import TABLE3_COLUMNS, TABLE3_HEADERS, table3_cells, table3_rows, verdicts
 from ...core.results.tables import Results
-from ..plots import ExportButtons, write_rows_csv
-from .common import NumericItem, ResultsPage, caption, checked_export, fit_table_height, text_item
+from ..plots import ExportButtons, caption, checked_export, write_rows_csv
+from .common import NumericItem, ResultsPage, fit_table_height, text_item
 from .exports import ExportEnsembleDialog, export_ensemble_to, export_results_to, in_worker, show_message
 
 COLUMN_HELP = {
