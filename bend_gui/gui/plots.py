@@ -116,15 +116,31 @@ class ExportButtons(QWidget):
 # --- axes --------------------------------------------------------------------------------------------
 
 class TidyAxis(pg.AxisItem):
-    """In log mode pyqtgraph labels every sub-decade tick and the labels collide: label 1, 2 and 5 only."""
+    """On a log scale pyqtgraph ticks every 1…9 × 10^k and writes 2·10¹, 3·10¹, …: the labels collide.
+    This axis ticks 1, 2 and 5 × 10^k (decades major) written as plain numbers; every 1…9 × 10^k when
+    the range holds fewer than two of those, and round linear steps when even those are fewer than two.
+    Linear scales are pyqtgraph's own."""
+
+    def logTickValues(self, minVal, maxVal, size, stdTicks):
+        for mantissas in ((1, 2, 5), range(1, 10)):
+            major, minor = [], []
+            for e in range(int(np.floor(minVal)), int(np.ceil(maxVal)) + 1):
+                for mant in mantissas:
+                    v = e + float(np.log10(mant))
+                    if minVal <= v <= maxVal:
+                        (major if mant == 1 else minor).append(v)
+            if len(major) + len(minor) >= 2:
+                return [(1.0, major), (None, minor)]
+        lo, hi = 10.0 ** minVal, 10.0 ** maxVal
+        levels = self.tickSpacing(lo, hi, size)
+        if not levels:
+            return []
+        step = levels[0][0]
+        values = np.arange(np.ceil(lo / step) * step, hi, step)
+        return [(None, list(np.log10(values[values > 0])))]
 
     def logTickStrings(self, values, scale, spacing):
-        strings = super().logTickStrings(values, scale, spacing)
-        out = []
-        for v, text in zip(values, strings):
-            mantissa = round(10 ** (v - np.floor(v + 1e-9)), 2)
-            out.append(text if mantissa in (1.0, 2.0, 5.0) else "")
-        return out
+        return [_plain(10.0 ** v * scale) for v in values]
 
 
 class IntegerAxis(pg.AxisItem):
@@ -136,6 +152,12 @@ class IntegerAxis(pg.AxisItem):
             if spacing >= 1:
                 out.append((spacing, values))
         return out or [(1.0, [float(v) for v in range(int(np.ceil(minVal)), int(np.floor(maxVal)) + 1)])]
+
+
+def _plain(v: float) -> str:
+    """A tick value without exponent or float noise: 1,000 · 5 · 5.45 · 0.00002."""
+    v = float(f"{v:.6g}")
+    return f"{v:,}".removesuffix(".0") if v >= 1 else np.format_float_positional(v, trim="-")
 
 
 def legend_sample(pen=None, brush=None):

@@ -3,7 +3,6 @@ redrawing only when the evaluate stage rewrote its files."""
 
 from __future__ import annotations
 
-import numpy as np
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -204,22 +203,3 @@ def fit_table_height(table: QTableWidget, rows: int | None = None) -> None:
     if table.horizontalScrollBar().isVisible():
         h += table.horizontalScrollBar().height()
     table.setFixedHeight(h + 2)
-
-
-def log_ticks(lo: float, hi: float, unit: str = "") -> list[list[tuple[float, str]]]:
-    """Ticks of a log axis between lo and hi (> 0) at 1, 2, 5 × 10^k written as plain numbers: pyqtgraph's
-    own log ticks write 2·10¹, 3·10¹, … and crowd into each other."""
-    lo, hi = max(lo, 1e-12), max(hi, lo * 10)
-    major, minor = [], []
-    for e in range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 2):
-        for mant in (1, 2, 5):
-            v = mant * 10.0 ** e
-            if lo / 1.5 <= v <= hi * 1.5:
-                (major if mant == 1 else minor).append((float(np.log10(v)), _plain(v) + unit))
-    return [major, minor]
-
-
-def _plain(v: float) -> str:
-    if v >= 1:
-        return f"{v:,.0f}"
-    return f"{v:.10f}".rstrip("0")

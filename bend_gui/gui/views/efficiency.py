@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from ...core.results.report import number, seconds
 from ...core.results.tables import Results, efficiency_curves, efficiency_m_range, efficiency_rows
 from ..plots import PALETTE, PlotPanel, caption, legend_sample
-from .common import ResultsPage, fit_table_height, log_ticks, text_item
+from .common import ResultsPage, fit_table_height, text_item
 
 
 def _value_text(row: dict) -> str:
@@ -99,14 +99,6 @@ class CostPlot(PlotPanel):
         self.project_m.setValue(math.log10(self.m) if self.log else self.m)
         self.project_m.label.setFormat(f"this project: m = {self.m}")
         self.legend.addItem(self.samples["m"], f"this project's m = {self.m}")
-        if self.log:
-            ys = np.concatenate([self.data[k] for k in self.curves])
-            ys = ys[ys > 0]
-            pi.getAxis("bottom").setTicks(log_ticks(float(ms.min()), float(ms.max())))
-            pi.getAxis("left").setTicks(log_ticks(float(ys.min()), float(ys.max())) if len(ys) else None)
-        else:
-            pi.getAxis("bottom").setTicks(None)
-            pi.getAxis("left").setTicks(None)
         pi.enableAutoRange()
 
     def csv_table(self):

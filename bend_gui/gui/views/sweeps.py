@@ -31,7 +31,7 @@ from ...core.studies import sweeps
 from ..activity import eta_text
 from ..plots import PlotPanel, caption
 from ..project_model import ProjectModel
-from .common import ERROR_STYLE, MUTED, NumericItem, fit_table_height, log_ticks, status_label
+from .common import ERROR_STYLE, MUTED, NumericItem, fit_table_height, status_label
 
 # The six quantities of Figure 5 (soft voting stays in the CSV files).
 PLOTTED = ("sbend", "abend_mean", "gen_mean", "gen_median", "orig_mean", "orig_median")
@@ -151,7 +151,6 @@ class SweepPlot(PlotPanel):
             self.plot_item.setYRange(0, 100, padding=0)
             log = self.log_x.isChecked()
             self.plot_item.setXRange(*((0, 2) if log else (1, 100)), padding=0.05)
-            self.plot_item.getAxis("bottom").setTicks(log_ticks(1, 100) if log else None)
         self._fill_table()
         has = bool(self.agg)
         self.empty.setVisible(not has)
@@ -161,12 +160,9 @@ class SweepPlot(PlotPanel):
     def _ticks(self, x: np.ndarray):
         """Ticks at the sweep's own x values (k = 2.5 means nothing); too many of them crowd, then the
         axis' own ticks (1-2-5 on a log axis)."""
-        if not len(x):
+        if not len(x) or len(x) > 10:
             return None
-        log = self.log_x.isChecked()
-        if len(x) > 10:
-            return log_ticks(float(x.min()), float(x.max())) if log else None
-        pos = np.log10(x) if log else x
+        pos = np.log10(x) if self.log_x.isChecked() else x
         return [[(float(p), f"{int(v):,}" if float(v).is_integer() else f"{v:g}") for p, v in zip(pos, x)], []]
 
     def _fill_table(self) -> None:
