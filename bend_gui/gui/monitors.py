@@ -65,9 +65,6 @@ class MonitorsPage(QScrollArea):
                     return p
         raise KeyError(title)
 
-    def all_plots(self) -> list[CurvePlot]:
-        return [p for items in self.plots.values() for _, p in items]
-
     def reload(self, stage: str | None = None) -> None:
         for (st, series), items in self.plots.items():
             if stage is None or st == stage:

@@ -1,13 +1,16 @@
 """Plot widgets shared by the monitors and the results views.
 
-Items are created once and updated with setData; appends only mark a plot dirty and a 10 Hz timer
-redraws, so a fast job cannot make the GUI redraw hundreds of times a second. Every plot exports a
-PNG (pyqtgraph's ImageExporter; its SVG export is broken on Qt 6) and the CSV of the data behind it.
+Every plot is a PlotPanel: a pyqtgraph plot over a bar with a note and PNG/CSV export buttons. The PNG
+comes from pyqtgraph's ImageExporter (its SVG export is broken on Qt 6), the CSV from the panel's
+`csv_table()`, both written through `checked_export`. Live curves are created once and updated with
+setData; appends only mark a plot dirty and a 10 Hz timer redraws, so a fast job cannot make the GUI
+redraw hundreds of times a second.
 """
 
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPushButton,
     QSizePolicy,
     QSlider,
@@ -29,17 +33,25 @@ from PySide6.QtWidgets import (
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf"]
+MUTED = "color: #666;"
+PNG_WIDTH = 1200
 
 
 def configure_pyqtgraph() -> None:
     pg.setConfigOptions(antialias=True, background="w", foreground="#222")
 
 
-def export_png(item: pg.GraphicsObject | pg.PlotItem, path: str | Path, width: int = 1200) -> None:
-    exporter = ImageExporter(item)
-    exporter.parameters()["width"] = width
-    exporter.export(str(path))
+def caption(text: str = "", style: str = MUTED) -> QLabel:
+    """A wrapping label that never widens its layout (a relayout makes pyqtgraph redo its axes)."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setStyleSheet(style)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    return label
 
+
+# --- export ------------------------------------------------------------------------------------------
 
 def write_rows_csv(path: str | Path, header: list[str], rows: list[list]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as f:
@@ -48,27 +60,25 @@ def write_rows_csv(path: str | Path, header: list[str], rows: list[list]) -> Non
         w.writerows(rows)
 
 
-class TidyAxis(pg.AxisItem):
-    """In log mode pyqtgraph labels every sub-decade tick and the labels collide: label 1, 2 and 5 only."""
-
-    def logTickStrings(self, values, scale, spacing):
-        strings = super().logTickStrings(values, scale, spacing)
-        out = []
-        for v, text in zip(values, strings):
-            mantissa = round(10 ** (v - np.floor(v + 1e-9)), 2)
-            out.append(text if mantissa in (1.0, 2.0, 5.0) else "")
-        return out
-
-
-class IntegerAxis(pg.AxisItem):
-    """An axis for counts (epochs, members): no ticks between whole numbers."""
-
-    def tickValues(self, minVal, maxVal, size):
-        out = []
-        for spacing, values in super().tickValues(minVal, maxVal, size):
-            if spacing >= 1:
-                out.append((spacing, values))
-        return out or [(1.0, [float(v) for v in range(int(np.ceil(minVal)), int(np.floor(maxVal)) + 1)])]
+def checked_export(parent: QWidget, path: str | Path, write) -> bool:
+    """`write(tmp)` to a temporary file beside `path`, then rename it over `path`; tell the user in a
+    non-blocking box when that fails. Qt's image writers report a failure only by not writing the file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        write(tmp)
+        if not tmp.is_file() or tmp.stat().st_size == 0:
+            raise OSError(0, "nothing was written (is the folder writable?)")
+        os.replace(tmp, path)
+        return True
+    except OSError as e:
+        if tmp.parent.is_dir():
+            tmp.unlink(missing_ok=True)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Export", f"Could not write {path}: {e.strerror or e}",
+                          parent=parent)
+        box.open()
+        parent.export_error = box
+        return False
 
 
 class ExportButtons(QWidget):
@@ -103,6 +113,121 @@ class ExportButtons(QWidget):
             self.owner.export_csv(path)
 
 
+# --- axes --------------------------------------------------------------------------------------------
+
+class TidyAxis(pg.AxisItem):
+    """On a log scale pyqtgraph ticks every 1…9 × 10^k and writes 2·10¹, 3·10¹, …: the labels collide.
+    This axis ticks 1, 2 and 5 × 10^k (decades major) written as plain numbers; every 1…9 × 10^k when
+    the range holds fewer than two of those, and round linear steps when even those are fewer than two.
+    Linear scales are pyqtgraph's own."""
+
+    def logTickValues(self, minVal, maxVal, size, stdTicks):
+        for mantissas in ((1, 2, 5), range(1, 10)):
+            major, minor = [], []
+            for e in range(int(np.floor(minVal)), int(np.ceil(maxVal)) + 1):
+                for mant in mantissas:
+                    v = e + float(np.log10(mant))
+                    if minVal <= v <= maxVal:
+                        (major if mant == 1 else minor).append(v)
+            if len(major) + len(minor) >= 2:
+                return [(1.0, major), (None, minor)]
+        lo, hi = 10.0 ** minVal, 10.0 ** maxVal
+        levels = self.tickSpacing(lo, hi, size)
+        if not levels:
+            return []
+        step = levels[0][0]
+        values = np.arange(np.ceil(lo / step) * step, hi, step)
+        return [(None, list(np.log10(values[values > 0])))]
+
+    def logTickStrings(self, values, scale, spacing):
+        return [_plain(10.0 ** v * scale) for v in values]
+
+
+class IntegerAxis(pg.AxisItem):
+    """An axis for counts (epochs, members): no ticks between whole numbers."""
+
+    def tickValues(self, minVal, maxVal, size):
+        out = []
+        for spacing, values in super().tickValues(minVal, maxVal, size):
+            if spacing >= 1:
+                out.append((spacing, values))
+        return out or [(1.0, [float(v) for v in range(int(np.ceil(minVal)), int(np.floor(maxVal)) + 1)])]
+
+
+def _plain(v: float) -> str:
+    """A tick value without exponent or float noise: 1,000 · 5 · 5.45 · 0.00002."""
+    v = float(f"{v:.6g}")
+    return f"{v:,}".removesuffix(".0") if v >= 1 else np.format_float_positional(v, trim="-")
+
+
+def legend_sample(pen=None, brush=None):
+    """An item that only stands in the legend for something the legend cannot draw (a line or band)."""
+    if brush is not None:
+        return pg.BarGraphItem(x=[0], height=[1], width=1, pen=pen, brush=brush)
+    return pg.PlotDataItem([0, 1], [0, 0], pen=pen)
+
+
+# --- the plot base -----------------------------------------------------------------------------------
+
+class PlotPanel(QWidget):
+    """A pyqtgraph plot with a bar below holding a note and the PNG/CSV export buttons. Subclasses give
+    `csv_table()` (header, rows) and may export another graphics item than the plot (e.g. with a colour
+    bar). The left and bottom axes are TidyAxis unless `axes` names others."""
+
+    def __init__(self, stem: str, parent: QWidget | None = None, *, layout_widget: bool = False,
+                 axes: dict[str, pg.AxisItem] | None = None):
+        super().__init__(parent)
+        self.stem = stem
+        axes = {"left": TidyAxis("left"), "bottom": TidyAxis("bottom")} | (axes or {})
+        if layout_widget:
+            self.view = pg.GraphicsLayoutWidget()
+            self.plot_item = self.view.addPlot(axisItems=axes)
+        else:
+            self.view = pg.PlotWidget(axisItems=axes)
+            self.plot_item = self.view.getPlotItem()
+        self.plot_item.showGrid(x=True, y=True, alpha=0.15)
+        for ax in ("left", "bottom"):
+            self.plot_item.getAxis(ax).enableAutoSIPrefix(False)
+        self.exports = ExportButtons(self)
+        self.note = caption()
+        self.bar = QHBoxLayout()
+        self.bar.addWidget(self.note, 1)
+        self.bar.addWidget(self.exports)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.view, 1)
+        lay.addLayout(self.bar)
+
+    def add_bottom_legend(self, columns: int = 2) -> pg.LegendItem:
+        """A legend under the plot (needs layout_widget=True): it never hides data or line labels, and
+        the PNG export of the layout includes it."""
+        legend = pg.LegendItem(colCount=columns, labelTextSize="9pt", horSpacing=20)
+        self.view.addItem(legend, row=1, col=0)
+        return legend
+
+    def file_stem(self) -> str:
+        return self.stem
+
+    def export_item(self):
+        return self.view.ci if isinstance(self.view, pg.GraphicsLayoutWidget) else self.plot_item
+
+    def export_png(self, path: str | Path) -> bool:
+        def write(tmp: Path) -> None:
+            exporter = ImageExporter(self.export_item())
+            exporter.parameters()["width"] = PNG_WIDTH
+            exporter.export(str(tmp))
+        return checked_export(self, path, write)
+
+    def csv_table(self) -> tuple[list[str], list[list]]:
+        raise TypeError(f"{type(self).__name__} must define csv_table()")
+
+    def export_csv(self, path: str | Path) -> bool:
+        header, rows = self.csv_table()
+        return checked_export(self, path, lambda tmp: write_rows_csv(tmp, header, rows))
+
+
+# --- live curves (the monitors) ----------------------------------------------------------------------
+
 @dataclass(frozen=True)
 class Series:
     key: str
@@ -112,29 +237,23 @@ class Series:
     dashed: bool = False
 
 
-class CurvePlot(QWidget):
+class CurvePlot(PlotPanel):
     """A live line plot: several series over one x axis, smoothing, log-y, best/last read-out, export."""
 
     def __init__(self, title: str, x_label: str, y_label: str, series: list[Series], *,
                  log_y: bool = False, integer_x: bool = False, legend: str = "top-right",
                  parent: QWidget | None = None):
-        super().__init__(parent)
+        super().__init__(title.lower().replace(" · ", "-").replace(" ", "-"), parent,
+                         axes={"bottom": IntegerAxis("bottom")} if integer_x else None)
         self.title, self.x_label, self.y_label = title, x_label, y_label
         self.series = {s.key: s for s in series}
         self.data: dict[str, tuple[list[float], list[float]]] = {s.key: ([], []) for s in series}
-        self.refs: dict[str, pg.InfiniteLine] = {}
 
-        axes = {"left": TidyAxis("left")}
-        if integer_x:
-            axes["bottom"] = IntegerAxis("bottom")
-        self.plot = pg.PlotWidget(axisItems=axes)
-        pi = self.plot.getPlotItem()
+        pi = self.plot_item
         pi.setTitle(title, size="10pt")
         pi.setLabel("bottom", x_label)
         pi.setLabel("left", y_label)
         pi.showGrid(x=True, y=True, alpha=0.25)
-        pi.getAxis("left").enableAutoSIPrefix(False)
-        pi.getAxis("bottom").enableAutoSIPrefix(False)
         # Rising curves (accuracies) keep their legend out of the way at the bottom.
         self.legend = pi.addLegend(offset=(-10, -10) if legend == "bottom-right" else (-10, 10))
         self.items = {}
@@ -160,20 +279,15 @@ class CurvePlot(QWidget):
         self.empty = QLabel("no data yet")
         self.empty.setStyleSheet("color: #888;")
 
-        bar = QHBoxLayout()
-        bar.addWidget(QLabel("smooth"))
-        bar.addWidget(self.smooth)
-        bar.addWidget(self.log_y)
-        bar.addStretch(1)
-        bar.addWidget(self.empty)
-        bar.addWidget(ExportButtons(self))
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(2, 2, 2, 2)
-        lay.addWidget(self.plot, 1)
-        lay.addWidget(self.readout)
-        lay.addLayout(bar)
+        # The bar: smoothing and log-y on the left, "no data yet" beside the export buttons.
+        self.note.hide()
+        for i, w in enumerate((QLabel("smooth"), self.smooth, self.log_y)):
+            self.bar.insertWidget(i, w)
+        self.bar.insertStretch(3, 1)
+        self.bar.insertWidget(self.bar.count() - 1, self.empty)
+        self.layout().setContentsMargins(2, 2, 2, 2)
+        self.layout().insertWidget(1, self.readout)
 
-        self._dirty = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(100)
@@ -204,17 +318,6 @@ class CurvePlot(QWidget):
                 ys.append(float(values[key]))
         self._schedule()
 
-    def set_reference(self, key: str, value: float | None, label: str) -> None:
-        """A horizontal reference line (e.g. the snapshots' mean accuracy)."""
-        pi = self.plot.getPlotItem()
-        if key in self.refs:
-            pi.removeItem(self.refs.pop(key))
-        if value is not None:
-            line = pg.InfiniteLine(pos=value, angle=0, pen=pg.mkPen("#888", style=Qt.PenStyle.DotLine),
-                                   label=label, labelOpts={"position": 0.05, "color": "#555"})
-            pi.addItem(line)
-            self.refs[key] = line
-
     def has_data(self) -> bool:
         return any(xs for xs, _ in self.data.values())
 
@@ -227,7 +330,7 @@ class CurvePlot(QWidget):
 
     @Slot(bool)
     def _on_log(self, on: bool) -> None:
-        self.plot.getPlotItem().setLogMode(False, on)
+        self.plot_item.setLogMode(False, on)
         self._schedule()
 
     def _scale(self, key: str) -> float:
@@ -269,19 +372,16 @@ class CurvePlot(QWidget):
 
     # --- export --------------------------------------------------------------------------------------
 
-    def file_stem(self) -> str:
-        return self.title.lower().replace(" · ", "-").replace(" ", "-")
+    def export_png(self, path: str | Path) -> bool:
+        self.redraw()  # a pending timer would leave the last points out
+        return super().export_png(path)
 
-    def export_png(self, path: str | Path) -> None:
-        self.redraw()
-        export_png(self.plot.getPlotItem(), path)
-
-    def export_csv(self, path: str | Path) -> None:
+    def csv_table(self) -> tuple[list[str], list[list]]:
         """The raw (unsmoothed) values, one row per x, one column per series."""
         xs = sorted({x for key in self.data for x in self.data[key][0]})
         by_key = {key: dict(zip(*self.data[key])) for key in self.data}
         rows = [[x] + [by_key[k].get(x, "") for k in self.data] for x in xs]
-        write_rows_csv(path, [self.x_label] + list(self.data), rows)
+        return [self.x_label] + list(self.data), rows
 
 
 def _fmt(v: float) -> str:

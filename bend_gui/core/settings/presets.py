@@ -78,12 +78,3 @@ def apply_preset(cfg: C.ProjectConfig, name: str) -> C.ProjectConfig:
         setattr(out, section, C.SECTIONS[section]())
     assignments = [(s, k, v) for s, values in PRESETS[name].values.items() for k, v in values.items()]
     return C.with_values(out, assignments)
-
-
-def matching_preset(cfg: C.ProjectConfig) -> str | None:
-    """The name of the preset `cfg`'s pipeline sections equal, if any (the wizard shows it as chosen)."""
-    for name in PRESETS:
-        ref = apply_preset(cfg, name)
-        if all(ref.section(s) == cfg.section(s) for s in PRESET_SECTIONS):
-            return name
-    return None

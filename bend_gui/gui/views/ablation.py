@@ -31,9 +31,11 @@ from ...core.ml.subset_size import size_warning
 from ...core.results.report import pct, pct_pm
 from ...core.studies import ablation
 from ..page_job import PageJob
+from ..pipeline_panel import STATE_COLORS
+from ..plots import PlotPanel, caption, legend_sample
 from ..project_model import ProjectModel
 from ..runner import JobOutcome
-from .common import ERROR_STYLE, MUTED, NumericItem, PlotPanel, caption, legend_sample, status_label, text_item
+from .common import ERROR_STYLE, MUTED, NumericItem, fit_table_height, status_label, text_item
 
 COLUMNS = ("subset", "d", "sBEND", "aBEND", "orig mean", "gen mean", "potential", "state")
 COLUMN_HELP = {
@@ -48,8 +50,6 @@ COLUMN_HELP = {
 }
 BARS = (("sbend", "sBEND", "#1f77b4"), ("abend_mean", "aBEND ± std", "#d62728"), ("orig_mean", "orig (snapshot mean)",
                                                                                    "#7f7f7f"))
-STATE_COLORS = {"done": "#2e7d32", "stale": "#ef6c00", "failed": "#c62828", "cancelled": "#6d4c41",
-                "running": "#1565c0", "not run": "#757575"}
 JOB = "Run variants"
 TITLE = "Table 5 · test accuracy per parameter subset"
 
@@ -341,9 +341,7 @@ class AblationPage(QWidget):
                     it.setBackground(QBrush(QColor("#e3f2fd")))
             if row["slug"] == selected:
                 self.table.selectRow(r)
-        shown = min(max(len(self.rows), 1), 8)
-        h = self.table.horizontalHeader().sizeHint().height() + 2 * self.table.frameWidth()
-        self.table.setFixedHeight(h + shown * self.table.verticalHeader().defaultSectionSize() + 2)
+        fit_table_height(self.table, min(max(len(self.rows), 1), 8))
         self.chart.set_rows(self.rows)
         if len(self.rows) == 1 and not self.job.running and not self.status.text():
             self.status.setText("No variants yet: Add subset… to compare other layers with the project's own subset.")

@@ -3,19 +3,14 @@ redrawing only when the evaluate stage rewrote its files."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QPushButton,
     QSizePolicy,
     QStackedWidget,
+    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -24,11 +19,10 @@ from PySide6.QtWidgets import (
 from ...core.errors import BendError
 from ...core.project.folder import STAGE_TITLES
 from ...core.results.tables import Results, load_results, results_signature, staleness
-from ..plots import ExportButtons, export_png, write_rows_csv
+from ..plots import MUTED
 from ..project_model import ProjectModel
 
 STALE_STYLE = "background: #fff3e0; color: #8a4b00; border: 1px solid #ffb74d; padding: 4px;"
-MUTED = "color: #666;"
 ERROR_STYLE = "color: #c62828;"
 
 
@@ -120,10 +114,6 @@ class ResultsPage(QWidget):
 
     # --- loading -------------------------------------------------------------------------------------
 
-    @property
-    def has_results(self) -> bool:
-        return self.results is not None
-
     @Slot()
     def reload(self) -> None:
         """Read the results again and redraw everything."""
@@ -171,16 +161,6 @@ class ResultsPage(QWidget):
         self.banner.setVisible(bool(note))
 
 
-def caption(text: str = "", style: str = MUTED) -> QLabel:
-    """A wrapping label that never widens its layout (a relayout makes pyqtgraph redo its axes)."""
-    label = QLabel(text)
-    label.setWordWrap(True)
-    label.setStyleSheet(style)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-    return label
-
-
 def status_label(style: str = MUTED) -> QLabel:
     """A one-line label whose changing text never resizes the layout (that would redo every plot axis)."""
     label = QLabel()
@@ -213,98 +193,13 @@ def text_item(text: str) -> QTableWidgetItem:
     return it
 
 
-class PlotPanel(QWidget):
-    """A pyqtgraph plot with a title bar holding PNG/CSV export buttons. Subclasses give `csv_table()`
-    (header, rows) and may export a different graphics item than the plot (e.g. with a colour bar)."""
-
-    def __init__(self, stem: str, parent: QWidget | None = None, *, layout_widget: bool = False):
-        super().__init__(parent)
-        self.stem = stem
-        if layout_widget:
-            self.view = pg.GraphicsLayoutWidget()
-            self.plot_item = self.view.addPlot()
-        else:
-            self.view = pg.PlotWidget()
-            self.plot_item = self.view.getPlotItem()
-        self.plot_item.showGrid(x=True, y=True, alpha=0.15)
-        for ax in ("left", "bottom"):
-            self.plot_item.getAxis(ax).enableAutoSIPrefix(False)
-        self.exports = ExportButtons(self)
-        self.note = caption()
-        bar = QHBoxLayout()
-        bar.addWidget(self.note, 1)
-        bar.addWidget(self.exports)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.view, 1)
-        lay.addLayout(bar)
-
-    def add_bottom_legend(self, columns: int = 2) -> pg.LegendItem:
-        """A legend under the plot (needs layout_widget=True): it never hides data or line labels, and
-        the PNG export of the layout includes it."""
-        legend = pg.LegendItem(colCount=columns, labelTextSize="9pt", horSpacing=20)
-        self.view.addItem(legend, row=1, col=0)
-        return legend
-
-    def file_stem(self) -> str:
-        return self.stem
-
-    def export_item(self):
-        return self.view.ci if isinstance(self.view, pg.GraphicsLayoutWidget) else self.plot_item
-
-    def export_png(self, path: str | Path) -> bool:
-        return checked_export(self, path, lambda tmp: export_png(self.export_item(), tmp))
-
-    def csv_table(self) -> tuple[list[str], list[list]]:
-        raise TypeError(f"{type(self).__name__} must define csv_table()")
-
-    def export_csv(self, path: str | Path) -> bool:
-        header, rows = self.csv_table()
-        return checked_export(self, path, lambda tmp: write_rows_csv(tmp, header, rows))
-
-
-def checked_export(parent: QWidget, path: str | Path, write) -> bool:
-    """`write(tmp)` to a temporary file beside `path`, then rename it over `path`; tell the user in a
-    non-blocking box when that fails. Qt's image writers report a failure only by not writing the file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    try:
-        write(tmp)
-        if not tmp.is_file() or tmp.stat().st_size == 0:
-            raise OSError(0, "nothing was written (is the folder writable?)")
-        os.replace(tmp, path)
-        return True
-    except OSError as e:
-        if tmp.parent.is_dir():
-            tmp.unlink(missing_ok=True)
-        box = QMessageBox(QMessageBox.Icon.Warning, "Export", f"Could not write {path}: {e.strerror or e}",
-                          parent=parent)
-        box.open()
-        parent.export_error = box
-        return False
-
-
-def legend_sample(pen=None, brush=None):
-    """An item that only stands in the legend for something the legend cannot draw (a line or band)."""
-    if brush is not None:
-        return pg.BarGraphItem(x=[0], height=[1], width=1, pen=pen, brush=brush)
-    return pg.PlotDataItem([0, 1], [0, 0], pen=pen)
-
-
-def log_ticks(lo: float, hi: float, unit: str = "") -> list[list[tuple[float, str]]]:
-    """Ticks of a log axis between lo and hi (> 0) at 1, 2, 5 × 10^k written as plain numbers: pyqtgraph's
-    own log ticks write 2·10¹, 3·10¹, … and crowd into each other."""
-    lo, hi = max(lo, 1e-12), max(hi, lo * 10)
-    major, minor = [], []
-    for e in range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 2):
-        for mant in (1, 2, 5):
-            v = mant * 10.0 ** e
-            if lo / 1.5 <= v <= hi * 1.5:
-                (major if mant == 1 else minor).append((float(np.log10(v)), _plain(v) + unit))
-    return [major, minor]
-
-
-def _plain(v: float) -> str:
-    if v >= 1:
-        return f"{v:,.0f}"
-    return f"{v:.10f}".rstrip("0")
+def fit_table_height(table: QTableWidget, rows: int | None = None) -> None:
+    """Fix a table's height to its header and `rows` rows (default: every row, so a short table needs no
+    scroll bar); a fixed number keeps the height, and the plots beside or below, still as rows come."""
+    n = table.rowCount() if rows is None else rows
+    default = table.verticalHeader().defaultSectionSize()
+    h = table.horizontalHeader().sizeHint().height() + 2 * table.frameWidth()
+    h += sum(table.rowHeight(r) if r < table.rowCount() else default for r in range(n))
+    if table.horizontalScrollBar().isVisible():
+        h += table.horizontalScrollBar().height()
+    table.setFixedHeight(h + 2)

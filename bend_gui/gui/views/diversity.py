@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.results.tables import IouMatrix, Results, diversity_rows
-from ..plots import PALETTE
-from .common import NumericItem, PlotPanel, ResultsPage, caption, text_item
+from ..plots import PALETTE, PlotPanel, caption
+from .common import NumericItem, ResultsPage, fit_table_height, text_item
 
 BAR_COLORS = {"generated": PALETTE[0], "original": PALETTE[7], "cross": PALETTE[4]}
 BASELINE_COLOR = "#9ecae1"
@@ -251,8 +251,7 @@ class DiversityPage(ResultsPage):
             self.table.setItem(r, 3, NumericItem(f"{row['mean_iou']:.3f}", row["mean_iou"]))
         self.table.setSortingEnabled(True)
         self.table.resizeColumnsToContents()
-        h = self.table.horizontalHeader().height() + sum(self.table.rowHeight(r) for r in range(len(self.rows)))
-        self.table.setFixedHeight(h + 2 * self.table.frameWidth() + 2)
+        fit_table_height(self.table)
         d = res.metrics["diversity"]
         self.summary.setText(
             f"Generated members disagree on {100 * d['disagree_gen']:.2f} % of the test images per pair, the "

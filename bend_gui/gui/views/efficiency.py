@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
 from ...core.results.report import number, seconds
 from ...core.results.tables import Results, efficiency_curves, efficiency_m_range, efficiency_rows
 from ...core.results.verdicts import efficiency_accounting, efficiency_verdict
-from ..plots import PALETTE
-from .common import PlotPanel, ResultsPage, caption, legend_sample, log_ticks, text_item
+from ..plots import PALETTE, PlotPanel, caption, legend_sample
+from .common import ResultsPage, fit_table_height, text_item
 
 
 def _value_text(row: dict) -> str:
@@ -100,14 +100,6 @@ class CostPlot(PlotPanel):
         self.project_m.setValue(math.log10(self.m) if self.log else self.m)
         self.project_m.label.setFormat(f"this project: m = {self.m}")
         self.legend.addItem(self.samples["m"], f"this project's m = {self.m}")
-        if self.log:
-            ys = np.concatenate([self.data[k] for k in self.curves])
-            ys = ys[ys > 0]
-            pi.getAxis("bottom").setTicks(log_ticks(float(ms.min()), float(ms.max())))
-            pi.getAxis("left").setTicks(log_ticks(float(ys.min()), float(ys.max())) if len(ys) else None)
-        else:
-            pi.getAxis("bottom").setTicks(None)
-            pi.getAxis("left").setTicks(None)
         pi.enableAutoRange()
 
     def csv_table(self):
@@ -173,8 +165,7 @@ class EfficiencyPage(ResultsPage):
         self.table.resizeColumnsToContents()
         self.table.clearSelection()
         self.table.setCurrentCell(-1, -1)
-        h = self.table.horizontalHeader().height() + sum(self.table.rowHeight(r) for r in range(len(self.rows)))
-        self.table.setFixedHeight(h + 2 * self.table.frameWidth() + 2)
+        fit_table_height(self.table)
         self.explain.setText(f"{efficiency_verdict(mt)}<br><br>{efficiency_accounting(e)}")
         self.plot.set_data(e, int(mt["m"]))
 

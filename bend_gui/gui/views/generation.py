@@ -15,11 +15,11 @@ from ...core.results.report import pct
 from ...core.results.tables import GENERATED, ORIGINAL, Results, accuracy_histogram
 from ...core.results.verdicts import member_accuracy_summary
 from ...core.settings.config import DIFFUSION_ONLY, ConfigError
-from ..plots import PALETTE
+from ..plots import PALETTE, PlotPanel, caption, legend_sample
 from ..project_model import ProjectModel
 from ..runner import JobOutcome
 from ..settings_form import SettingsForm
-from .common import PlotPanel, ResultsPage, caption, legend_sample
+from .common import ResultsPage
 
 LABELS = {"decode_noise": "latent noise σ (decode_noise)", "m": "members m", "sampling_steps": "sampling steps"}
 SET_COLORS = {GENERATED: PALETTE[0], ORIGINAL: PALETTE[7]}

@@ -29,9 +29,10 @@ from ...core.errors import BendError
 from ...core.results.report import pct_pm
 from ...core.studies import sweeps
 from ..page_job import PageJob
+from ..plots import PlotPanel, caption
 from ..project_model import ProjectModel
 from ..runner import JobOutcome
-from .common import ERROR_STYLE, MUTED, NumericItem, PlotPanel, caption, log_ticks, status_label
+from .common import ERROR_STYLE, MUTED, NumericItem, fit_table_height, status_label
 
 # The six quantities of Figure 5 (soft voting stays in the CSV files).
 PLOTTED = ("sbend", "abend_mean", "gen_mean", "gen_median", "orig_mean", "orig_median")
@@ -94,11 +95,10 @@ class SweepPlot(PlotPanel):
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.table.setToolTip("test accuracy (%), mean ± std over seeds")
-        self.layout().itemAt(1).layout().insertWidget(0, self.log_x)
+        self.bar.insertWidget(0, self.log_x)
         self.layout().addWidget(self.table)
         # The same height on both plots (five rows; more scroll), so their axes line up side by side.
-        h = self.table.horizontalHeader().sizeHint().height() + 2 * self.table.frameWidth()
-        self.table.setFixedHeight(h + TABLE_ROWS * self.table.verticalHeader().defaultSectionSize() + 2)
+        fit_table_height(self.table, TABLE_ROWS)
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -152,7 +152,6 @@ class SweepPlot(PlotPanel):
             self.plot_item.setYRange(0, 100, padding=0)
             log = self.log_x.isChecked()
             self.plot_item.setXRange(*((0, 2) if log else (1, 100)), padding=0.05)
-            self.plot_item.getAxis("bottom").setTicks(log_ticks(1, 100) if log else None)
         self._fill_table()
         has = bool(self.agg)
         self.empty.setVisible(not has)
@@ -162,12 +161,9 @@ class SweepPlot(PlotPanel):
     def _ticks(self, x: np.ndarray):
         """Ticks at the sweep's own x values (k = 2.5 means nothing); too many of them crowd, then the
         axis' own ticks (1-2-5 on a log axis)."""
-        if not len(x):
+        if not len(x) or len(x) > 10:
             return None
-        log = self.log_x.isChecked()
-        if len(x) > 10:
-            return log_ticks(float(x.min()), float(x.max())) if log else None
-        pos = np.log10(x) if log else x
+        pos = np.log10(x) if self.log_x.isChecked() else x
         return [[(float(p), f"{int(v):,}" if float(v).is_integer() else f"{v:g}") for p, v in zip(pos, x)], []]
 
     def _fill_table(self) -> None:

@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (
 
 from ...core.results.report import TABLE3_COLUMNS, TABLE3_HEADERS, table3_cells, table3_rows, verdicts
 from ...core.results.tables import Results
-from ..plots import ExportButtons, write_rows_csv
+from ..plots import ExportButtons, caption, checked_export, write_rows_csv
 from ..runner import call_in_thread
-from .common import NumericItem, ResultsPage, caption, checked_export, text_item
+from .common import NumericItem, ResultsPage, fit_table_height, text_item
 from .exports import ExportEnsembleDialog, export_ensemble_to, export_results_to, show_message, write_error
 
 COLUMN_HELP = {
@@ -37,15 +37,6 @@ COLUMN_HELP = {
     "potential": "potential: a test image counts as right when any member is right (upper bound)",
 }
 PROJECT_ROW = QColor("#e3f2fd")
-
-
-def _fit_height(table: QTableWidget) -> None:
-    """Show every row without a scroll bar (the tables are short)."""
-    h = table.horizontalHeader().height() + 2 * table.frameWidth()
-    h += sum(table.rowHeight(r) for r in range(table.rowCount()))
-    if table.horizontalScrollBar().isVisible():
-        h += table.horizontalScrollBar().height()
-    table.setFixedHeight(h + 2)
 
 
 class Table3Page(ResultsPage):
@@ -128,7 +119,7 @@ class Table3Page(ResultsPage):
                     self.table.item(r, c).setBackground(QBrush(PROJECT_ROW))
         self.table.setSortingEnabled(True)
         self.table.resizeColumnsToContents()
-        _fit_height(self.table)
+        fit_table_height(self.table)  # short tables: every row, no scroll bar
         self.verdicts.setText("\n".join("· " + v for v in verdicts(mt)))
 
         cal = mt.get("calibration", {})
@@ -144,7 +135,7 @@ class Table3Page(ResultsPage):
                                                            m["ece_mean"]))
         self.cal_title.setVisible(bool(cal))
         self.calibration.setVisible(bool(cal))
-        _fit_height(self.calibration)
+        fit_table_height(self.calibration)
 
     # --- the table's own export (ExportButtons calls these) ------------------------------------------
 

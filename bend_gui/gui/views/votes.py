@@ -17,9 +17,9 @@ from ...core.errors import BendError
 from ...core.events import run_to_end
 from ...core.results.report import pct, pct_pm
 from ...core.results.tables import GENERATED, Results, abend_distribution, accuracy_bins, vote_summary
-from ..plots import PALETTE
+from ..plots import PALETTE, PlotPanel, caption, legend_sample
 from ..runner import JobOutcome
-from .common import PlotPanel, ResultsPage, caption, legend_sample
+from .common import ResultsPage
 
 JOB = "aBEND repeats"
 # Draws of repeats × test images up to this run in the GUI thread (about 0.1 s here); more run as a job.
