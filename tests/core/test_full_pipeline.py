@@ -91,7 +91,8 @@ print(','.join(map(str, pred.tolist())))
 
 
 def test_bundle_rules_and_original_members(done_project, tmp_path):
-    from bend_gui.core.results.bundle import export, load
+    from bend_gui.core.results.bundle import load
+    from bend_gui.core.results.bundle_export import export
 
     export(done_project, tmp_path / "o.pt", members="original", rule="soft")
     ens = load(tmp_path / "o.pt")
@@ -104,7 +105,8 @@ def test_bundle_rules_and_original_members(done_project, tmp_path):
 
 
 def test_bad_bundles_get_clear_errors(done_project, tmp_path):
-    from bend_gui.core.results.bundle import BundleError, export, load
+    from bend_gui.core.results.bundle import BundleError, load
+    from bend_gui.core.results.bundle_export import export
 
     good = tmp_path / "good.pt"
     export(done_project, good)
