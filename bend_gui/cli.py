@@ -121,7 +121,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .core.results.bundle import export
+    from .core.results.bundle_export import export
 
     summary = export(Project.open(args.dir), Path(args.out), members=args.members, rule=args.rule)
     print(f"wrote {summary['path']}: {summary['members']} members ({summary['source']}), d = {summary['d']:,}, "

@@ -8,23 +8,21 @@ import numpy as np
 import pytest
 import torch
 
+from bend_gui.core.events import StageStarted
 from bend_gui.core.fileio import load_tensors
 from bend_gui.core.pipeline import runner as pipeline
-from bend_gui.core.project.folder import Project
 from bend_gui.core.results import ensemble
 from bend_gui.core.results.report import format_report, load_metrics
+from tests.helpers import private_copy
 
 REQUIRED = ["sbend", "abend_mean", "abend_std", "gen_max", "gen_mean", "gen_median", "orig_max", "orig_mean",
             "orig_median", "potential"]
 
 
 @pytest.fixture(scope="module")
-def done_project(tmp_path_factory, tiny_data_root):
-    from tests.helpers import tiny_config
-
-    p = Project.create(tmp_path_factory.mktemp("full") / "p", tiny_config(tiny_data_root))
-    list(pipeline.run(p))
-    return p
+def done_project(tmp_path_factory, finished_project_root):
+    # The session's finished tiny project (all six stages, run once), copied: these tests only read it.
+    return private_copy(finished_project_root, tmp_path_factory.mktemp("full") / "p")
 
 
 def test_metrics_json_has_the_papers_columns_as_fractions(done_project):
@@ -91,7 +89,8 @@ print(','.join(map(str, pred.tolist())))
 
 
 def test_bundle_rules_and_original_members(done_project, tmp_path):
-    from bend_gui.core.results.bundle import export, load
+    from bend_gui.core.results.bundle import load
+    from bend_gui.core.results.bundle_export import export
 
     export(done_project, tmp_path / "o.pt", members="original", rule="soft")
     ens = load(tmp_path / "o.pt")
@@ -104,7 +103,8 @@ def test_bundle_rules_and_original_members(done_project, tmp_path):
 
 
 def test_bad_bundles_get_clear_errors(done_project, tmp_path):
-    from bend_gui.core.results.bundle import BundleError, export, load
+    from bend_gui.core.results.bundle import BundleError, load
+    from bend_gui.core.results.bundle_export import export
 
     good = tmp_path / "good.pt"
     export(done_project, good)
@@ -132,10 +132,13 @@ def test_bad_bundles_get_clear_errors(done_project, tmp_path):
         load(tmp_path / "evil.pt")
 
 
-def test_generate_with_a_baseline_generator_and_no_diffusion(tmp_path, tiny_data_root):
-    from tests.helpers import tiny_config
-
-    p = Project.create(tmp_path / "p", tiny_config(tiny_data_root, generate__generator="noise"))
-    list(pipeline.run(p))
+def test_generate_with_a_baseline_generator_and_no_diffusion(finished_project):
+    # Stages 0-3 read no [generate] setting: a finished project with the generator changed reruns 4 and 5.
+    p = finished_project
+    cfg = p.load_config()
+    cfg.generate.generator = "noise"
+    p.save_config(cfg)
+    ran = [e.stage for e in pipeline.run(p) if isinstance(e, StageStarted)]
+    assert ran == ["generate", "evaluate"]
     m = load_metrics(p)
     assert m["generator"] == "noise" and "noise" not in m["baselines"]

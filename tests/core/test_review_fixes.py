@@ -116,7 +116,8 @@ def test_a_done_stage_whose_output_vanished_is_stale(finished_project):
 
 
 def test_bundle_checks_its_contents_when_loading(finished_project, tmp_path):
-    from bend_gui.core.results.bundle import BundleError, export, load
+    from bend_gui.core.results.bundle import BundleError, load
+    from bend_gui.core.results.bundle_export import export
 
     export(finished_project, tmp_path / "b.pt")
     b = torch.load(tmp_path / "b.pt", weights_only=True)

@@ -11,7 +11,6 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 
 from bend_gui.core.fileio import read_csv
-from bend_gui.core.pipeline import runner as pipeline
 from bend_gui.core.project.folder import Project
 from bend_gui.core.results.report import pct, pct_pm
 from bend_gui.core.studies import ablation, sweeps
@@ -19,15 +18,14 @@ from bend_gui.gui.views.ablation import AblationPage
 from bend_gui.gui.views.sweeps import PLOTTED, SweepsPage
 from tests.core.test_sweeps import drain
 from tests.gui.conftest import wait_job
-from tests.helpers import hard_config
+from tests.helpers import private_copy
 
 
 @pytest.fixture(scope="module")
-def precomputed_root(tmp_path_factory, tiny_data_root):
-    """A finished tiny project whose members disagree, with a saved m-sweep, a saved k-sweep and one
-    finished ablation variant."""
-    p = Project.create(tmp_path_factory.mktemp("views") / "p", hard_config(tiny_data_root))
-    list(pipeline.run(p))
+def precomputed_root(tmp_path_factory, hard_project_root):
+    """A finished tiny project whose members disagree (a copy of the session's), with a saved m-sweep, a
+    saved k-sweep and one finished ablation variant."""
+    p = private_copy(hard_project_root, tmp_path_factory.mktemp("views") / "p")
     drain(sweeps.sweep_m(p, [1, 2, 5], [0, 1, 2]))
     drain(sweeps.sweep_k(p, [2, 4, 6], [0, 1], m=3))
     ablation.add_variant(p, ["fc2"])

@@ -3,22 +3,22 @@
 Plain tensors, numbers, strings, lists and dicts, so it loads with torch.load(weights_only=True):
 format and version, backbone spec, input normalisation and class names, the frozen weights, the
 subset's names and shapes, the m member subsets, the bagging rule, the metrics and the provenance.
+This module is the format and the loader only; writing one from a project is `bundle_export`, so that
+loading needs no project code (whose folder lock needs fcntl, absent on Windows).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from ..errors import BendError, ProjectError
-from ..fileio import load_tensors, read_json, save_tensors
+from ..fileio import load_tensors
 from ..ml.backbones import build_model
 from ..ml.data import normalize
 from ..ml.subset import Subset, set_vector, split_model
-from ..project.folder import Project
 
 FORMAT = "bend-ensemble"
 FORMAT_VERSION = 1
@@ -27,55 +27,6 @@ RULES = ("sbend", "abend", "soft")
 
 class BundleError(BendError):
     """A bundle file that cannot be used, and why."""
-
-
-def export(project: Project, out: Path, *, members: str = "generated", rule: str = "sbend") -> dict:
-    """Write the bundle; returns a short summary."""
-    from ... import __version__
-
-    if rule not in RULES:
-        raise BundleError(f"--rule {rule!r}: allowed: {', '.join(RULES)}")
-    if members not in ("generated", "original"):
-        raise BundleError(f"--members {members!r}: allowed: generated, original")
-    project.require_done("generate" if members == "generated" else "collect")
-    base = load_tensors(project.dir("base") / "model.pt")
-    snaps = load_tensors(project.dir("collect") / "snapshots.pt")
-    if members == "generated":
-        gen = load_tensors(project.dir("generate") / "members.pt")
-        vectors, source = gen["members"], gen["generator"]
-    else:
-        vectors, source = snaps["snapshots"], "snapshots"
-    metrics_path = project.dir("evaluate") / "metrics.json"
-    metrics = read_json(metrics_path) if project.state("evaluate").state == "done" else {}
-    bundle = {
-        "format": FORMAT, "format_version": FORMAT_VERSION,
-        "backbone": {"name": base["backbone"], "in_channels": base["in_channels"],
-                     "num_classes": base["num_classes"], "image_size": base["image_size"]},
-        "normalization": {"mean": base["mean"], "std": base["std"]},
-        "classes": base["classes"],
-        "frozen_state": base["state_dict"],
-        "subset": snaps["subset"],
-        "members": vectors.float().contiguous(),
-        "members_source": source,
-        "rule": rule,
-        "metrics": _strip_none(metrics),
-        "provenance": {"app": "BEND Studio", "app_version": __version__, "project": project.name,
-                       "created": dt.datetime.now().isoformat(timespec="seconds"),
-                       "dataset": base["dataset"], "config_toml": project.config_path.read_text()},
-    }
-    out = Path(out)
-    save_tensors(out, bundle)
-    return {"path": str(out), "members": len(vectors), "source": source, "rule": rule,
-            "d": int(vectors.shape[1]), "bytes": out.stat().st_size}
-
-
-def _strip_none(x):
-    # None is not among the types weights_only loading accepts in every torch version; drop it.
-    if isinstance(x, dict):
-        return {k: _strip_none(v) for k, v in x.items() if v is not None}
-    if isinstance(x, list):
-        return [_strip_none(v) for v in x if v is not None]
-    return x
 
 
 class BendEnsemble(nn.Module):

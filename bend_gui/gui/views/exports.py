@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.errors import BendError
-from ...core.results import bundle
+from ...core.results.bundle_export import export
 from ...core.results.tables import export_results
 from ..project_model import ProjectModel
 from ..runner import call_in_thread
@@ -38,7 +38,7 @@ def export_results_to(model: ProjectModel, folder: str | Path) -> list[Path]:
 
 def export_ensemble_to(model: ProjectModel, path: str | Path, members: str = "generated",
                        rule: str = "sbend") -> dict:
-    return bundle.export(model.project, Path(path), members=members, rule=rule)
+    return export(model.project, Path(path), members=members, rule=rule)
 
 
 def write_error(e: Exception) -> str:

@@ -1,0 +1,60 @@
+"""Writing a project's ensemble as a `.pt` bundle (the format and the loader are `bundle`, which must
+not depend on project code; this half reads the project folder)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from ..fileio import save_tensors
+from ..project import artifacts as A
+from ..project.folder import Project
+from .bundle import FORMAT, FORMAT_VERSION, RULES, BundleError
+
+
+def export(project: Project, out: Path, *, members: str = "generated", rule: str = "sbend") -> dict:
+    """Write the bundle; returns a short summary."""
+    from ... import __version__
+
+    if rule not in RULES:
+        raise BundleError(f"--rule {rule!r}: allowed: {', '.join(RULES)}")
+    if members not in ("generated", "original"):
+        raise BundleError(f"--members {members!r}: allowed: generated, original")
+    project.require_done("generate" if members == "generated" else "collect")
+    base = A.BASE_MODEL.load(project)
+    snaps = A.SNAPSHOTS.load(project)
+    if members == "generated":
+        gen = A.MEMBERS.load(project)
+        vectors, source = gen["members"], gen["generator"]
+    else:
+        vectors, source = snaps["snapshots"], "snapshots"
+    metrics = A.METRICS.load(project) if project.state("evaluate").state == "done" else {}
+    bundle = {
+        "format": FORMAT, "format_version": FORMAT_VERSION,
+        "backbone": {"name": base["backbone"], "in_channels": base["in_channels"],
+                     "num_classes": base["num_classes"], "image_size": base["image_size"]},
+        "normalization": {"mean": base["mean"], "std": base["std"]},
+        "classes": base["classes"],
+        "frozen_state": base["state_dict"],
+        "subset": snaps["subset"],
+        "members": vectors.float().contiguous(),
+        "members_source": source,
+        "rule": rule,
+        "metrics": _strip_none(metrics),
+        "provenance": {"app": "BEND Studio", "app_version": __version__, "project": project.name,
+                       "created": dt.datetime.now().isoformat(timespec="seconds"),
+                       "dataset": base["dataset"], "config_toml": project.config_path.read_text()},
+    }
+    out = Path(out)
+    save_tensors(out, bundle)
+    return {"path": str(out), "members": len(vectors), "source": source, "rule": rule,
+            "d": int(vectors.shape[1]), "bytes": out.stat().st_size}
+
+
+def _strip_none(x):
+    # None is not among the types weights_only loading accepts in every torch version; drop it.
+    if isinstance(x, dict):
+        return {k: _strip_none(v) for k, v in x.items() if v is not None}
+    if isinstance(x, list):
+        return [_strip_none(v) for v in x if v is not None]
+    return x
