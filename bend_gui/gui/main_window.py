@@ -14,7 +14,7 @@ from ..core.project.folder import STAGE_TITLES, Project
 from ..core.project.userdata import add_recent, demo_project, recent_projects
 from .about import AboutDialog
 from .project_model import ProjectModel
-from .runner import JobRunner, warm_up_imports
+from .runner import JobOutcome, JobRunner, warm_up_imports
 from .start_page import StartPage
 from .workspace import ProjectWorkspace
 
@@ -43,7 +43,6 @@ class MainWindow(QMainWindow):
         self.start_page.demoRequested.connect(self.open_demo)
         self.start_page.newRequested.connect(self.new_project)
         self.start_page.browseRequested.connect(self.browse_project)
-        self.runner.finished.connect(self._on_job_finished)
         self._show_device()
 
     # --- menus ---------------------------------------------------------------------------------------
@@ -99,6 +98,7 @@ class MainWindow(QMainWindow):
         if not self.close_project():
             return False
         self.model = ProjectModel(project, self.runner, self)
+        self.model.jobFinished.connect(self._on_job_finished)  # after the model knows the failed stage
         self.workspace = ProjectWorkspace(self.model)
         self.stack.addWidget(self.workspace)
         self.stack.setCurrentWidget(self.workspace)
@@ -188,12 +188,12 @@ class MainWindow(QMainWindow):
         self.dialog = AboutDialog(text, self)
         self.dialog.open()
 
-    @Slot(str, str, str)
-    def _on_job_finished(self, name: str, outcome: str, message: str) -> None:
-        if outcome == "failed":
+    @Slot(object)
+    def _on_job_finished(self, outcome: JobOutcome) -> None:
+        if outcome.state == "failed":
             stage = self.model.failed_stage if self.model else None
-            where = f"{STAGE_TITLES.get(stage, stage)} failed" if stage else f"{name} failed"
-            self.show_error(where, message + "\n\nOutputs of earlier runs are still in the project folder.")
+            where = f"{STAGE_TITLES.get(stage, stage)} failed" if stage else f"{outcome.name} failed"
+            self.show_error(where, outcome.message + "\n\nOutputs of earlier runs are still in the project folder.")
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.close_project()

@@ -47,7 +47,7 @@ def direct_row(project, members, seed):
     cfg = project.load_config()
     ctx = StageContext(project, cfg, torch.device("cpu"), CancelFlag())
     data = drain(ctx.data())[1]
-    feats = drain(ctx.features("test"))[1]
+    feats = drain(ctx.features("test", "test"))[1]
     out = drain(evaluate_members(ctx.base_network(), ctx.subset(), members, feats, data.test_y, batch_size=100,
                                  batching="loop", cancel=CancelFlag(), stage="t", label="t"))[1]
     orig = A.PREDICTIONS.load(project)["preds"]["original"].numpy().astype(np.int64)
