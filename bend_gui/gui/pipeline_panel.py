@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QTreeWidget,
@@ -19,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from ..core.errors import ConfigError
 from ..core.project.folder import STAGE_INPUTS, STAGE_TITLES, STAGES
-from ..core.results.report import pct
+from ..core.results.report import duration, pct
 from .project_model import ProjectModel
 from .settings_form import SettingsForm
 
@@ -64,6 +65,7 @@ class PipelinePanel(QWidget):
         self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.tree.header().setStretchLastSection(False)
         self.items: dict[str, QTreeWidgetItem] = {}
+        self.confirm: QMessageBox | None = None  # the open "Rerun?" question
         for s in STAGES:
             it = QTreeWidgetItem([STAGE_TITLES[s], "", ""])
             it.setData(0, Qt.ItemDataRole.UserRole, s)
@@ -195,7 +197,28 @@ class PipelinePanel(QWidget):
 
     @Slot()
     def _rerun(self) -> None:
+        """Ask first: a rerun replaces outputs that may have cost hours, and makes every later stage stale."""
         s = self.selected_stage()
+        st = self.model.state(s)
+        later = STAGES[STAGES.index(s) + 1:]
+        self.confirm = QMessageBox(
+            QMessageBox.Icon.Question, "Rerun stage",
+            f"Rerun {STAGE_TITLES[s]}? Its last run took {duration(st.seconds)}. When the rerun finishes, its "
+            f"outputs are replaced" + (f" and {len(later)} later stage{'s' if len(later) > 1 else ''} become stale"
+                                       if later else "")
+            + "; until then the current results stay. Cancel stops it and keeps them.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+        self.confirm.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        self.confirm.setProperty("stage", s)
+        self.confirm.finished.connect(self._on_rerun_answer)
+        self.confirm.open()
+
+    @Slot(int)
+    def _on_rerun_answer(self, _result: int) -> None:
+        box = self.confirm
+        if box is None or box.standardButton(box.clickedButton()) != QMessageBox.StandardButton.Yes:
+            return
+        s = box.property("stage")
         self.model.run_pipeline(until=s, force=(s,))
 
     @Slot()

@@ -142,3 +142,26 @@ def test_every_page_is_in_the_workspace_and_shows_the_projects_numbers(make_wind
         tabs.setCurrentIndex(i)
         qtbot.wait(20)
     assert win.act_export_results.isEnabled() and win.act_export_ensemble.isEnabled()
+
+
+def test_rerun_of_a_finished_stage_asks_first(make_window, finished_project, qtbot):
+    from PySide6.QtWidgets import QMessageBox
+
+    project = finished_project  # a private copy
+    win = make_window(project.root)
+    panel = win.workspace.pipeline
+    panel.select("evaluate")
+    run_id = project.manifest()["stages"]["evaluate"]["run_id"]
+    qtbot.mouseClick(panel.rerun_btn, Qt.MouseButton.LeftButton)
+    box = panel.confirm
+    assert box is not None and box.isVisible() and "5 · Evaluate ensembles" in box.text()
+    assert not win.model.busy  # nothing runs before the answer
+    qtbot.mouseClick(box.button(QMessageBox.StandardButton.Cancel), Qt.MouseButton.LeftButton)
+    qtbot.wait(50)
+    assert not win.model.busy and project.manifest()["stages"]["evaluate"]["run_id"] == run_id
+    qtbot.mouseClick(panel.rerun_btn, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(win.model.jobFinished, timeout=120_000) as blocker:
+        qtbot.mouseClick(panel.confirm.button(QMessageBox.StandardButton.Yes), Qt.MouseButton.LeftButton)
+    assert blocker.args[0].state == "done"
+    wait_job(qtbot, win)
+    assert project.manifest()["stages"]["evaluate"]["run_id"] != run_id

@@ -39,6 +39,11 @@ def fixed(x: float | None, digits: int, scale: float = 1.0) -> str:
     return "—" if x is None else f"{scale * x:.{digits}f}"
 
 
+def duration(s: float) -> str:
+    """A span a person reads at a glance: 45 s, 12.5 min, 3.2 h."""
+    return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min" if s < 5400 else f"{s / 3600:.1f} h"
+
+
 def seconds(x: float | None) -> str:
     return "—" if x is None else f"{x:.1f} s" if x >= 1 else f"{1000 * x:.1f} ms"
 

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.errors import BendError
-from ...core.results.report import pct_pm
+from ...core.results.report import duration, pct_pm
 from ...core.studies import sweeps
 from ..page_job import PageJob
 from ..plots import PlotPanel, caption
@@ -460,7 +460,3 @@ class SweepsPage(QWidget):
             return "each point trains a fresh autoencoder and DDPM with the project's settings"
         return (f"each point trains a fresh autoencoder and DDPM: about {duration(per)} here (this project's own "
                 f"training time), so {n} point{'s' if n != 1 else ''} take about {duration(per * n)}")
-
-
-def duration(s: float) -> str:
-    return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min" if s < 5400 else f"{s / 3600:.1f} h"
