@@ -31,6 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .wheel import guard_plot_wheel
+
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf"]
 MUTED = "color: #666;"
@@ -185,6 +187,7 @@ class PlotPanel(QWidget):
         else:
             self.view = pg.PlotWidget(axisItems=axes)
             self.plot_item = self.view.getPlotItem()
+        guard_plot_wheel(self.view)
         self.plot_item.showGrid(x=True, y=True, alpha=0.15)
         for ax in ("left", "bottom"):
             self.plot_item.getAxis(ax).enableAutoSIPrefix(False)
@@ -260,7 +263,9 @@ class CurvePlot(PlotPanel):
         for i, s in enumerate(series):
             pen = pg.mkPen(PALETTE[i % len(PALETTE)], width=2,
                            style=Qt.PenStyle.DashLine if s.dashed else Qt.PenStyle.SolidLine)
-            self.items[s.key] = pi.plot([], [], pen=pen, name=s.label)
+            color = PALETTE[i % len(PALETTE)]
+            self.items[s.key] = pi.plot([], [], pen=pen, name=s.label, symbolSize=7, symbolPen=color,
+                                        symbolBrush=color)
 
         self.smooth = QSlider(Qt.Orientation.Horizontal)
         self.smooth.setRange(0, 99)
@@ -359,6 +364,8 @@ class CurvePlot(PlotPanel):
         for key, item in self.items.items():
             x, y = self.displayed(key)
             item.setData(x, y)
+            # A line through one point draws nothing: mark a lone point so the first epoch shows.
+            item.setSymbol("o" if len(x) == 1 else None)
             xs, ys = self.data[key]
             if ys:
                 s = self.series[key]

@@ -9,12 +9,11 @@ from bend_gui.core.project.folder import Project
 from bend_gui.gui.wizard import NewProjectWizard
 
 
-def wheel(widget, steps: int = -1) -> None:
+def wheel(widget, steps: int = -1, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
     """One notch of the wheel (down for negative steps) over the middle of `widget`."""
     pos = QPointF(widget.rect().center())
     event = QWheelEvent(pos, QPointF(widget.mapToGlobal(pos.toPoint())), QPoint(0, 0), QPoint(0, 120 * steps),
-                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
-                        False)
+                        Qt.MouseButton.NoButton, modifiers, Qt.ScrollPhase.NoScrollPhase, False)
     QApplication.sendEvent(widget, event)
 
 
@@ -81,3 +80,34 @@ def test_wheel_needs_focus_and_edits_are_marked_until_applied(make_window, tiny_
     assert form.modified() == [] and "•" not in label.text()
     for combo in win.findChildren(QComboBox):
         assert combo.focusPolicy() == Qt.FocusPolicy.StrongFocus, combo.objectName()
+
+
+def test_wheel_over_a_plot_scrolls_its_page_and_ctrl_wheel_zooms(make_window, finished_project, qtbot):
+    win = make_window(finished_project.root)
+    win.resize(1280, 800)
+    page = win.workspace.show_page("Monitors")
+    qtbot.wait(50)
+    bar = page.verticalScrollBar()
+    assert bar.maximum() > 0, "the Monitors page should scroll at this size"
+    plot = page.plot("Base training · loss")
+    view = plot.plot_item.getViewBox()
+    before = view.viewRange()
+    top = bar.value()
+    wheel(plot.view.viewport(), -1)
+    assert bar.value() > top and view.viewRange() == before
+    scrolled = bar.value()
+    wheel(plot.view.viewport(), 1, Qt.KeyboardModifier.ControlModifier)
+    assert view.viewRange() != before and bar.value() == scrolled
+
+
+def test_a_series_with_one_point_is_drawn_as_a_marker(qtbot):
+    from bend_gui.gui.plots import CurvePlot, Series
+
+    plot = CurvePlot("t", "epoch", "loss", [Series("train_loss", "train")])
+    qtbot.addWidget(plot)
+    plot.append_row(1, {"train_loss": 0.5})
+    plot.redraw()
+    assert plot.items["train_loss"].opts["symbol"] == "o"
+    plot.append_row(2, {"train_loss": 0.4})
+    plot.redraw()
+    assert plot.items["train_loss"].opts["symbol"] is None
