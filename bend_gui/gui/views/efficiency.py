@@ -42,7 +42,7 @@ class CostPlot(PlotPanel):
         pi.setTitle("Cost of m members: BEND vs traditional bagging", size="10pt")
         pi.setLabel("bottom", "number of members m")
         pi.setLabel("left", "total time (s)")
-        self.legend = self.add_bottom_legend(2)
+        self.legend = self.add_bottom_legend(1)  # two columns of these labels were wider than the page
         self.curves = {
             "t_trad": pi.plot([], [], pen=pg.mkPen(PALETTE[1], width=2.5)),
             "t_diff": pi.plot([], [], pen=pg.mkPen(PALETTE[0], width=2.5)),
@@ -113,6 +113,11 @@ class CostPlot(PlotPanel):
 class EfficiencyPage(ResultsPage):
     WHAT = "the measured times and the break-even m"
 
+    @Slot()
+    def _fit_table(self) -> None:
+        self.table.resizeRowsToContents()
+        fit_table_height(self.table)
+
     def build(self, content: QWidget) -> None:
         self.table = QTableWidget()
         self.table.setObjectName("efficiencyTable")
@@ -120,8 +125,14 @@ class EfficiencyPage(ResultsPage):
         self.table.setHorizontalHeaderLabels(["quantity", "measured"])
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        # The values keep their width; the long quantity names wrap, so no value hides behind a scroll bar.
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setWordWrap(True)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Wrapped names change the rows' heights whenever the column's width changes: fit the table again.
+        self.table.horizontalHeader().sectionResized.connect(self._fit_table)
         self.table.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.explain = caption(style="color: #222;")
         self.explain.setObjectName("efficiencySummary")
@@ -165,7 +176,7 @@ class EfficiencyPage(ResultsPage):
         self.table.resizeColumnsToContents()
         self.table.clearSelection()
         self.table.setCurrentCell(-1, -1)
-        fit_table_height(self.table)
+        self._fit_table()
         self.explain.setText(f"{efficiency_verdict(mt)}<br><br>{efficiency_accounting(e)}")
         self.plot.set_data(e, int(mt["m"]))
 
