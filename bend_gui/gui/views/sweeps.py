@@ -60,7 +60,7 @@ class SweepPlot(PlotPanel):
         pi.setLabel("left", "test accuracy (%)")
         pi.setLabel("bottom", X_LABELS[over])
         pi.setMenuEnabled(False)
-        self.legend = self.add_bottom_legend(columns=3)
+        self.legend = self.add_bottom_legend(columns=2)  # three were wider than the pane at 1280 px
         self.lines: dict[str, pg.PlotDataItem] = {}
         self.edges: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
         invisible = pg.mkPen(0, 0, 0, 0)
@@ -177,6 +177,8 @@ class SweepPlot(PlotPanel):
 
     def set_subtitle(self, text: str) -> None:
         """A second, small title line: the exported PNG then says what the sweep was made with."""
+        # The generator on one line, the data on the next: one line was wider than the pane at 1280 px.
+        text = text.replace(" · ", "<br>", 1)
         title = TITLES[self.over] + (f"<br><span style='font-size:8pt; color:#555'>{text}</span>" if text else "")
         self.plot_item.setTitle(title, size="10pt")
 
@@ -188,6 +190,7 @@ class SweepPlot(PlotPanel):
     @Slot()
     def _place_empty(self) -> None:
         r = self.plot_item.getViewBox().rect()
+        self.empty.setTextWidth(max(r.width() - 20, 100))  # wrap inside the plot, never past it
         self.empty.setPos(r.center())
 
     @Slot(bool)
