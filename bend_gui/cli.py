@@ -109,13 +109,15 @@ def cmd_report(args) -> int:
     from .core.results.report import format_report, load_metrics
 
     project = Project.open(args.dir)
-    metrics = load_metrics(project)
+    metrics, note = load_metrics(project), project.require_last_good("evaluate")
     if args.json:
+        if note:
+            print(f"note: these results are {note}", file=sys.stderr)
         print(json.dumps(metrics, indent=2))
         return 0
     cfg = project.load_config()
     title = (f"BEND report · {project.root} · {cfg.model.backbone} on {cfg.data.dataset} · "
-             f"subset {', '.join(cfg.subset.layers)}")
+             f"subset {', '.join(cfg.subset.layers)}" + (f"\nNOTE: these results are {note}" if note else ""))
     print(format_report(metrics, title))
     return 0
 
@@ -126,6 +128,8 @@ def cmd_export(args) -> int:
     summary = export(Project.open(args.dir), Path(args.out), members=args.members, rule=args.rule)
     print(f"wrote {summary['path']}: {summary['members']} members ({summary['source']}), d = {summary['d']:,}, "
           f"rule {summary['rule']}, {summary['bytes'] / 2**20:.1f} MiB")
+    if summary["note"]:
+        print(f"note: the bundle is {summary['note']}", file=sys.stderr)
     return 0
 
 
