@@ -30,17 +30,24 @@ def cmd_new(args) -> int:
 
 
 def _ctrl_c_cancels(cancel: CancelFlag):
-    """Make the first Ctrl-C set the cancel flag (a clean stop at the next safe point) and a second one abort;
-    returns the previous handler, for the caller to put back."""
+    """Make the first Ctrl-C (or SIGTERM, what `kill` and job schedulers send) set the cancel flag: a clean
+    stop at the next safe point, with a checkpoint; a second one aborts. Returns the previous handlers, for
+    `_restore_signals`."""
     from tqdm import tqdm
 
-    def on_sigint(signum, frame):
+    def on_signal(signum, frame):
         if cancel.is_set():
             raise KeyboardInterrupt
         cancel.set()
-        tqdm.write("cancelling at the next safe point (Ctrl-C again to abort at once)…")
+        how = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
+        tqdm.write(f"cancelling at the next safe point ({how} again to abort at once)…")
 
-    return signal.signal(signal.SIGINT, on_sigint)
+    return {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore_signals(old: dict) -> None:
+    for sig, handler in old.items():
+        signal.signal(sig, handler)
 
 
 def cmd_run(args) -> int:
@@ -82,7 +89,7 @@ def cmd_run(args) -> int:
         print(f"cancelled; `bend run {args.dir}` resumes from the last checkpoint", file=sys.stderr)
         return 130
     finally:
-        signal.signal(signal.SIGINT, old)
+        _restore_signals(old)
         if bar is not None:
             bar.close()
     return 0
@@ -109,13 +116,15 @@ def cmd_report(args) -> int:
     from .core.results.report import format_report, load_metrics
 
     project = Project.open(args.dir)
-    metrics = load_metrics(project)
+    metrics, note = load_metrics(project), project.require_last_good("evaluate")
     if args.json:
+        if note:
+            print(f"note: these results are {note}", file=sys.stderr)
         print(json.dumps(metrics, indent=2))
         return 0
     cfg = project.load_config()
     title = (f"BEND report · {project.root} · {cfg.model.backbone} on {cfg.data.dataset} · "
-             f"subset {', '.join(cfg.subset.layers)}")
+             f"subset {', '.join(cfg.subset.layers)}" + (f"\nNOTE: these results are {note}" if note else ""))
     print(format_report(metrics, title))
     return 0
 
@@ -126,6 +135,8 @@ def cmd_export(args) -> int:
     summary = export(Project.open(args.dir), Path(args.out), members=args.members, rule=args.rule)
     print(f"wrote {summary['path']}: {summary['members']} members ({summary['source']}), d = {summary['d']:,}, "
           f"rule {summary['rule']}, {summary['bytes'] / 2**20:.1f} MiB")
+    if summary["note"]:
+        print(f"note: the bundle is {summary['note']}", file=sys.stderr)
     return 0
 
 
@@ -164,7 +175,7 @@ def _drive(factory, label: str, quiet: bool) -> int:
         print("cancelled; what was finished is saved", file=sys.stderr)
         return 130
     finally:
-        signal.signal(signal.SIGINT, old)
+        _restore_signals(old)
         bar.close()
     return 0
 

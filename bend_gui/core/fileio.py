@@ -7,8 +7,9 @@ import io
 import json
 import os
 import pickle
+import re
 import tempfile
-import zipfile
+import time
 from pathlib import Path
 
 import torch
@@ -59,22 +60,57 @@ def save_tensors(path: Path, obj) -> None:
 
 
 def load_tensors(path: Path, map_location="cpu"):
-    """Load a .pt file with weights_only=True; a corrupt, truncated or code-carrying file gets a clear error."""
+    """Load a .pt file with weights_only=True. Each way it can fail gets its own message: missing, empty,
+    refused (it names Python code to run), truncated or damaged, or not a torch.save file at all."""
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise ProjectError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise ProjectError(f"{path}: empty file (0 bytes); it was cut off while being written or copied")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:
-        detail = _unpickler_detail(str(e))
-        if "Unsupported global" in detail:
-            what = detail.split("Unsupported global:", 1)[1].split(" was not", 1)[0].strip()
-            raise ProjectError(f"{path}: refused to load: it holds Python objects other than tensors and "
-                               f"plain data, which could run code ({what})") from None
-        raise ProjectError(f"{path}: corrupt or truncated file, or not one saved by torch.save "
-                           f"({detail or 'unreadable'})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
-        raise ProjectError(f"{path}: corrupt or truncated file ({str(e).splitlines()[0]})") from None
+    except Exception as e:  # noqa: BLE001 - torch raises many types for bad bytes; all become one message
+        raise ProjectError(f"{path}: {_load_problem(path, e)}") from None
+
+
+def _load_problem(path: Path, e: Exception) -> str:
+    text = str(e)
+    named = re.search(r"GLOBAL\s+([\w.]+)", text, re.IGNORECASE)
+    if isinstance(e, pickle.UnpicklingError) and named:
+        return (f"refused to load: it would run code ({named.group(1)}); only tensors and plain data are "
+                f"loaded. Open it only if you trust its source, and save it again as a plain state dict")
+    first = (_unpickler_detail(text) or (text.splitlines()[0] if text else type(e).__name__)).split(". ")[0]
+    with open(path, "rb") as f:
+        zipped = f.read(4) == b"PK\x03\x04"
+    if zipped:
+        return f"truncated or damaged file ({first})"
+    return f"not a file saved by torch.save (unrecognised content: {first})"
+
+
+def looks_like_torch_zip(path: Path) -> bool:
+    """Whether a file starts and ends as a whole zip archive (torch.save's format): a cheap check for
+    truncation that reads a few bytes, not the file."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":
+                return False
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 22 - 65535))  # the end record, after at most a 64 KiB comment
+            return b"PK\x05\x06" in f.read()
+    except OSError:
+        return False
+
+
+def remove_temp_files(folder: Path, min_age_s: float = 0.0) -> list[Path]:
+    """Delete the temp files `atomic_write_bytes` leaves when a process dies mid-write (`.NAME.XXXX.tmp`)
+    and older than `min_age_s`. Call it only while no one else writes into `folder` (under the project lock)."""
+    gone, now = [], time.time()
+    for p in Path(folder).glob(".*.tmp"):
+        if p.is_file() and now - p.stat().st_mtime >= min_age_s:
+            p.unlink(missing_ok=True)
+            gone.append(p)
+    return gone
 
 
 def _unpickler_detail(message: str) -> str:

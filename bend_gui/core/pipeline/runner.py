@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import time
 from typing import Iterator
 
 import torch
 
-from ..errors import BendError, Cancelled
+from ..errors import BendError, Cancelled, ProjectError
 from ..events import CancelFlag, Event, StageFinished, StageStarted
 from ..ml.device import resolve_device
 from ..project.folder import STAGES, Project, stage_index
 from . import preflight
-from .context import StageContext
+from .attempt import StageFiles
+from .context import Checkpoint, StageContext
 from .stages import RUNNERS
 
 
@@ -21,6 +24,13 @@ def is_out_of_memory(e: BaseException) -> bool:
     RuntimeError from the CPU allocator."""
     return isinstance(e, (MemoryError, torch.OutOfMemoryError)) or (
         isinstance(e, RuntimeError) and ("can't allocate memory" in str(e) or "out of memory" in str(e)))
+
+
+def _record_stop(project: Project, stage: str, fingerprint: str, files: StageFiles | None, state: str,
+                 detail: str) -> None:
+    """Record a stopped attempt; the last good run stays the stage's entry if the attempt left its files."""
+    intact = files.roll_back() if files else True
+    project.mark_stopped(stage, state, detail, fingerprint=fingerprint, keep_last_good=intact)
 
 
 def stages_between(until: str | None = None, only: str | None = None) -> list[str]:
@@ -36,7 +46,8 @@ def run(project: Project, *, until: str | None = None, only: str | None = None, 
     """Run the stages up to `until` (or just `only`), skipping those done with unchanged inputs.
 
     A cancel or an error is recorded in the manifest for the stage it stopped, and re-raised; outputs
-    of earlier runs stay on disk. `force` names stages to rerun even when done.
+    of earlier runs stay on disk, and the stage's last good run stays recorded (see StageFiles). `force`
+    names stages to rerun even when done.
     """
     cfg = project.load_config()
     cancel = cancel or CancelFlag()
@@ -44,6 +55,8 @@ def run(project: Project, *, until: str | None = None, only: str | None = None, 
     states = {s.stage: s for s in project.stage_states(cfg)}
     pending = [s for s in todo if states[s].state != "done" or s in force]
     if not pending:
+        with contextlib.suppress(ProjectError), project.lock(what):  # busy: the job there cleans up
+            project.remove_temp_files()
         for s in todo:
             yield StageFinished(s, 0.0, skipped=True)
         return
@@ -55,29 +68,34 @@ def run(project: Project, *, until: str | None = None, only: str | None = None, 
     device = resolve_device(cfg.run)
     ctx = StageContext(project, cfg, device, cancel)
     with project.lock(what):
+        project.remove_temp_files()  # a crash mid-write left them; nothing else writes here now
         try:
             for s in todo:
                 if s not in force and project.state(s).state == "done":
                     yield StageFinished(s, 0.0, skipped=True)
                     continue
                 project.set_running_stage(s)
-                yield StageStarted(s, resumed=project.checkpoint_path(s).exists())
+                fp = project.fingerprint(s, cfg)
+                # announce a resume only when the stage will accept the checkpoint (not a stale or broken one)
+                yield StageStarted(s, resumed=Checkpoint(project, s, fp).load() is not None)
+                files = StageFiles(project, s) if project.last_good(s) else None
+                stopped = functools.partial(_record_stop, project, s, fp, files)
                 t0 = time.perf_counter()
                 try:
                     info = yield from RUNNERS[s](ctx)
                 except Cancelled:
-                    project.mark_stopped(s, "cancelled", "cancelled; Run resumes from the last checkpoint")
+                    stopped("cancelled", "cancelled; Run resumes from the last checkpoint")
                     raise
                 except BendError as e:
-                    project.mark_stopped(s, "failed", str(e))
+                    stopped("failed", str(e))
                     raise
                 except Exception as e:
                     if is_out_of_memory(e):
                         msg = (f"{s}: out of memory on {device} ({str(e).splitlines()[0] if str(e) else 'no detail'}); "
                                f"lower the batch size or [run] cache_limit_gb, or choose a smaller subset")
-                        project.mark_stopped(s, "failed", msg)
+                        stopped("failed", msg)
                         raise BendError(msg) from None
-                    project.mark_stopped(s, "failed", f"{type(e).__name__}: {e}")
+                    stopped("failed", f"{type(e).__name__}: {e}")
                     raise
                 seconds = time.perf_counter() - t0
                 project.mark_done(s, seconds, info or {}, cfg)

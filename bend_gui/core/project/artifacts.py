@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..fileio import load_tensors, read_csv, read_json, save_tensors, write_csv, write_json
+from ..fileio import load_tensors, looks_like_torch_zip, read_csv, read_json, save_tensors, write_csv, write_json
 
 if TYPE_CHECKING:  # folder.py imports this module (for STAGE_OUTPUTS), which must stay light
     import torch
@@ -32,6 +32,21 @@ class Artifact:
 
     def exists(self, project: Project) -> bool:
         return self.path(project).is_file()
+
+    def problem(self, project: Project) -> str:
+        """Why the file is not a whole one ('' when it looks whole): missing, empty, or (for tensors) not a
+        complete zip archive. A few bytes are read, never the file, so status stays cheap."""
+        p = self.path(project)
+        where = f"its output {p.parent.name}/{p.name}"
+        try:
+            size = p.stat().st_size
+        except FileNotFoundError:
+            return f"{where} is missing"
+        if size == 0:
+            return f"{where} is empty (0 bytes)"
+        if p.suffix == ".pt" and not looks_like_torch_zip(p):
+            return f"{where} is truncated or damaged"
+        return ""
 
     def load(self, project: Project) -> Any:
         p = self.path(project)

@@ -4,7 +4,9 @@ done and from which inputs.
 A stage's fingerprint hashes the config sections it reads and the run id of the stage before it, so
 editing a setting or rerunning an earlier stage makes everything downstream stale, and a stage whose
 fingerprint matches is not rerun. Outputs are replaced atomically only when a stage finishes: a failed or
-cancelled run leaves the previous outputs in place.
+cancelled run leaves the previous outputs in place, and the manifest keeps that last good run as the stage's
+entry, the stopped attempt beside it. When the inputs are back to those of the last good run, the stage is
+done again without recomputing.
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ProjectError
-from ..fileio import atomic_write_text, read_csv, read_json, write_json
+from ..fileio import (
+    atomic_write_text,
+    read_csv,
+    read_json,
+    remove_temp_files,
+    write_json,
+)
 from ..settings import config as C
 from .artifacts import STAGE_OUTPUTS
 
@@ -47,6 +55,38 @@ STAGE_INPUTS = {
 # Output folders: evaluation writes the results the views and `bend report` read.
 STAGE_DIRS = {s: s for s in STAGES} | {"evaluate": "results"}
 MANIFEST_VERSION = 1
+
+
+def _normalised(entry: dict) -> dict:
+    """A manifest entry in today's shape: older versions recorded a failure as the entry, with the last
+    good run under "previous"; now the last good run is the entry and the failure its "attempt"."""
+    if entry.get("state") in ("failed", "cancelled") and isinstance(entry.get("previous"), dict):
+        return {**entry["previous"], "attempt": {"state": entry["state"], "detail": entry.get("detail", ""),
+                                                 "fingerprint": None}}
+    return entry
+
+
+def last_good_entry(entry: dict) -> dict | None:
+    """The entry of a stage's last successful run (with its later attempt, if any), or None."""
+    e = _normalised(entry)
+    return e if e.get("state") == "done" else None
+
+
+def enclosing_project(path: Path) -> Path | None:
+    """The project folder that `path` is or lies in (any project: a folder holding project.toml), or None."""
+    p = Path(path).expanduser().resolve()
+    for folder in (p, *p.parents):
+        if (folder / "project.toml").is_file():
+            return folder
+    return None
+
+
+def refuse_inside_project(path: Path, what: str) -> None:
+    """Exports never write into a project: they could replace its outputs behind the manifest's back."""
+    root = enclosing_project(path)
+    if root is not None:
+        raise ProjectError(f"{path}: refused: that is inside the project folder {root}, where {what} could "
+                           f"overwrite the project's own files; choose a path outside any project")
 
 
 def stage_index(stage: str) -> int:
@@ -115,6 +155,12 @@ class Project:
     def checkpoint_path(self, stage: str) -> Path:
         return self.dir(stage) / "checkpoint.pt"
 
+    def remove_temp_files(self) -> list[Path]:
+        """Delete what writes cut off by a crash left (`.NAME.XXXX.tmp`); only under the lock. In the root, only
+        old ones: the GUI saves project.toml there without taking the lock."""
+        gone = remove_temp_files(self.root, min_age_s=60.0)
+        return gone + [p for s in STAGES if self.dir(s).is_dir() for p in remove_temp_files(self.dir(s))]
+
     # --- manifest -----------------------------------------------------------------------------------
 
     def manifest(self) -> dict:
@@ -138,23 +184,38 @@ class Project:
             parts["seed"] = cfg.run.seed
         i = stage_index(stage)
         if i > 0:
-            prev = self.manifest()["stages"].get(STAGES[i - 1], {})
-            parts["upstream"] = prev.get("run_id") if prev.get("state") == "done" else None
+            prev = last_good_entry(self.manifest()["stages"].get(STAGES[i - 1], {})) or {}
+            parts["upstream"] = prev.get("run_id")
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
     def mark_done(self, stage: str, seconds: float, info: dict, cfg: C.ProjectConfig) -> None:
+        i = stage_index(stage)
+        upstream = (last_good_entry(self.manifest()["stages"].get(STAGES[i - 1], {})) or {}).get("run_id") if i else None
         self._update_stage(stage, state="done", fingerprint=self.fingerprint(stage, cfg),
-                           run_id=uuid.uuid4().hex[:12], seconds=round(seconds, 3),
+                           run_id=uuid.uuid4().hex[:12], upstream=upstream, seconds=round(seconds, 3),
                            finished=dt.datetime.now().isoformat(timespec="seconds"), info=info)
 
-    def mark_stopped(self, stage: str, state: str, detail: str = "") -> None:
-        """Record a failure or cancel; a previous successful run of the stage stays recorded beside it."""
-        old = self.manifest()["stages"].get(stage, {})
-        previous = old if old.get("state") == "done" else old.get("previous")
-        entry = {"state": state, "detail": detail}
-        if previous:
-            entry["previous"] = previous
-        self._update_stage(stage, **entry)
+    def mark_stopped(self, stage: str, state: str, detail: str = "", fingerprint: str | None = None,
+                     keep_last_good: bool = True) -> None:
+        """Record a failure or cancel as the stage's `attempt`, beside its last successful run, which stays
+        the entry's own fields (run id, fingerprint, info): successors and readers of the manifest keep
+        seeing the outputs that are on disk. `keep_last_good=False` when the attempt replaced some of them."""
+        old = last_good_entry(self.manifest()["stages"].get(stage, {}))
+        attempt = {"state": state, "detail": detail, "fingerprint": fingerprint,
+                   "when": dt.datetime.now().isoformat(timespec="seconds")}
+        if old and keep_last_good:
+            self._update_stage(stage, **{**old, "attempt": attempt})
+        else:
+            self._update_stage(stage, **attempt)
+
+    def last_good(self, stage: str) -> dict | None:
+        """The manifest entry of the stage's last successful run (without its later attempt), or None."""
+        e = last_good_entry(self.manifest()["stages"].get(stage, {}))
+        return {k: v for k, v in e.items() if k != "attempt"} if e else None
+
+    def output_problem(self, stage: str) -> str:
+        """Why the output a finished stage leaves is not usable ('' when it looks whole); cheap, no load."""
+        return STAGE_OUTPUTS[stage].problem(self)
 
     def stage_states(self, cfg: C.ProjectConfig | None = None) -> list[StageState]:
         try:
@@ -166,21 +227,30 @@ class Project:
         out: list[StageState] = []
         upstream_ok = True
         for s in STAGES:
-            e = stages.get(s, {})
+            e = _normalised(stages.get(s, {}))
             resumable = self.checkpoint_path(s).exists()
             st = StageState(s, "not run", seconds=float(e.get("seconds", 0.0)), resumable=resumable,
                             info=e.get("info", {}))
+            attempt = e.get("attempt") if e.get("state") == "done" else None
             if e.get("state") == "done":
+                fp = self.fingerprint(s, cfg) if cfg is not None else None
+                stopped_here = attempt is not None and attempt.get("fingerprint") in (fp, None)
                 if cfg is None:
                     st.state, st.detail = "stale", "project.toml is invalid"
+                elif e.get("fingerprint") != fp and stopped_here:
+                    # the inputs are those of the failed attempt: say so, not just "stale"
+                    st.state, st.detail = attempt["state"], attempt.get("detail", "")
                 elif not upstream_ok:
                     st.state, st.detail = "stale", "an earlier stage is not done or is stale"
-                elif not STAGE_OUTPUTS[s].exists(self):
-                    st.state, st.detail = "stale", f"its output {STAGE_DIRS[s]}/{STAGE_OUTPUTS[s].name} is missing"
-                elif e.get("fingerprint") != self.fingerprint(s, cfg):
+                elif problem := self.output_problem(s):
+                    st.state, st.detail = "stale", problem
+                elif e.get("fingerprint") != fp:
                     st.state, st.detail = "stale", f"settings in {', '.join('[' + x + ']' for x in STAGE_INPUTS[s])} or the stage before changed"
                 else:
                     st.state = "done"
+                    if attempt is not None and attempt.get("fingerprint") == fp:
+                        st.detail = (f"outputs of the last good run ({e.get('finished', '?')}); a rerun after it "
+                                     f"was {attempt['state']}: {attempt.get('detail', '')}")
             elif e.get("state") in ("failed", "cancelled"):
                 st.state, st.detail = e["state"], e.get("detail", "")
             if running and running.get("stage") == s:
@@ -196,6 +266,23 @@ class Project:
         st = self.state(stage)
         if st.state != "done":
             raise ProjectError(f"stage {stage} is {st.state}: run it first (bend run {self.root} --until {stage})")
+
+    def require_last_good(self, stage: str) -> str:
+        """Like require_done, but a stage kept from done only by a failed or cancelled attempt (its own or an
+        earlier stage's) passes when the last good runs up to it form one chain and their outputs are whole:
+        returns a note saying the outputs are the last good run's ('' when the stage is simply done)."""
+        states = self.stage_states()
+        i = stage_index(stage)
+        if states[i].state == "done":
+            return ""
+        stopped = next((x for x in states[:i + 1] if x.state in ("failed", "cancelled")), None)
+        chain = [self.last_good(s) for s in STAGES[:i + 1]]
+        whole = all(chain) and all(chain[j].get("upstream") == chain[j - 1]["run_id"] for j in range(1, i + 1)) \
+            and not any(self.output_problem(s) for s in STAGES[:i + 1])
+        if stopped is None or not whole:
+            self.require_done(stage)
+        return (f"from the last good run ({chain[i].get('finished', '?')}): {STAGE_TITLES[stopped.stage]} is "
+                f"{stopped.state} ({stopped.detail})")
 
     # --- a lock so the CLI and the GUI never run the same project at once ---------------------------
     # An OS file lock (flock) on `.lock`: the kernel releases it when its process dies, so a killed run

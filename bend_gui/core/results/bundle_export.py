@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..fileio import save_tensors
 from ..project import artifacts as A
-from ..project.folder import Project
+from ..project.folder import Project, refuse_inside_project
 from .bundle import FORMAT, FORMAT_VERSION, RULES, BundleError
 
 
@@ -20,7 +20,9 @@ def export(project: Project, out: Path, *, members: str = "generated", rule: str
         raise BundleError(f"--rule {rule!r}: allowed: {', '.join(RULES)}")
     if members not in ("generated", "original"):
         raise BundleError(f"--members {members!r}: allowed: generated, original")
-    project.require_done("generate" if members == "generated" else "collect")
+    out = Path(out)
+    refuse_inside_project(out, "the bundle")
+    note = project.require_last_good("generate" if members == "generated" else "collect")
     base = A.BASE_MODEL.load(project)
     snaps = A.SNAPSHOTS.load(project)
     if members == "generated":
@@ -28,7 +30,7 @@ def export(project: Project, out: Path, *, members: str = "generated", rule: str
         vectors, source = gen["members"], gen["generator"]
     else:
         vectors, source = snaps["snapshots"], "snapshots"
-    metrics = A.METRICS.load(project) if project.state("evaluate").state == "done" else {}
+    metrics = A.METRICS.load(project) if _evaluated(project, note) else {}
     bundle = {
         "format": FORMAT, "format_version": FORMAT_VERSION,
         "backbone": {"name": base["backbone"], "in_channels": base["in_channels"],
@@ -43,12 +45,21 @@ def export(project: Project, out: Path, *, members: str = "generated", rule: str
         "metrics": _strip_none(metrics),
         "provenance": {"app": "BEND Studio", "app_version": __version__, "project": project.name,
                        "created": dt.datetime.now().isoformat(timespec="seconds"),
-                       "dataset": base["dataset"], "config_toml": project.config_path.read_text()},
+                       "dataset": base["dataset"], "config_toml": project.config_path.read_text(),
+                       **({"note": note} if note else {})},
     }
-    out = Path(out)
     save_tensors(out, bundle)
     return {"path": str(out), "members": len(vectors), "source": source, "rule": rule,
-            "d": int(vectors.shape[1]), "bytes": out.stat().st_size}
+            "d": int(vectors.shape[1]), "bytes": out.stat().st_size, "note": note}
+
+
+def _evaluated(project: Project, note: str) -> bool:
+    """Whether results/ holds the metrics of these very members: evaluate is done, or (when the members
+    are a last good run's) evaluate's last good run was made from them."""
+    if project.state("evaluate").state == "done":
+        return True
+    ev, gen = project.last_good("evaluate"), project.last_good("generate")
+    return bool(note and ev and gen and ev.get("upstream") == gen.get("run_id"))
 
 
 def _strip_none(x):

@@ -17,7 +17,9 @@ TABLE3_HEADERS = {"sbend": "sBEND", "abend": "aBEND", "soft": "soft", "gen_max":
 
 
 def load_metrics(project: Project) -> dict:
-    project.require_done("evaluate")
+    """The evaluate stage's metrics: of its last good run when a later attempt stopped (see
+    Project.require_last_good, whose note says so)."""
+    project.require_last_good("evaluate")
     if not A.METRICS.exists(project):
         raise ProjectError(f"{A.METRICS.path(project)}: missing; rerun the evaluate stage")
     return A.METRICS.load(project)

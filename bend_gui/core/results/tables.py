@@ -19,7 +19,7 @@ from ..errors import ProjectError
 from ..events import CancelFlag, Event, Progress
 from ..fileio import write_csv, write_json
 from ..project import artifacts as A
-from ..project.folder import STAGE_TITLES, Project, StageState
+from ..project.folder import STAGE_TITLES, Project, StageState, refuse_inside_project
 from . import ensemble
 from . import metrics as M
 from .report import TABLE3_COLUMNS, table3_rows
@@ -321,10 +321,11 @@ def export_results(project: Project, folder: Path) -> list[Path]:
     """Write every results table into `folder` (created if needed): Table 3 with the baselines, diversity,
     efficiency, calibration, the members' accuracies, the aBEND runs, the IoU matrix, metrics.json and a
     note of where they come from. Accuracies are fractions, times seconds. Returns the written paths."""
+    folder = Path(folder)
+    refuse_inside_project(folder, "the exported tables")
     res = load_results(project)
     if res is None:
         raise ProjectError(f"{project.root}: no results yet; run the evaluate stage first")
-    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     mt = res.metrics
     written = []

@@ -162,15 +162,16 @@ def add_variant(project: Project, layers) -> Project:
         other = variant_config(parent_cfg, e["layers"])
         if names == set(preflight.check(other, need_data=False).names):
             raise ProjectError(f"{', '.join(layers)}: the variant {e['slug']} already holds these parameters")
-    slug, n = slug_for(layers), 2
-    while (ablation_dir(project) / slug).exists():
-        slug, n = f"{slug_for(layers)}-{n}", n + 1
-    child = Project.create(ablation_dir(project) / slug, cfg)
-    entries.append({"slug": slug, "layers": layers, "d": subset.d,
-                    "added": dt.datetime.now().isoformat(timespec="seconds")})
-    _write_index(project, entries)
-    if project.state("base").state == "done":
-        copy_base(project, child)
+    with project.lock("adding an ablation variant"):  # a running job refuses it, naming itself
+        slug, n = slug_for(layers), 2
+        while (ablation_dir(project) / slug).exists():
+            slug, n = f"{slug_for(layers)}-{n}", n + 1
+        child = Project.create(ablation_dir(project) / slug, cfg)
+        entries.append({"slug": slug, "layers": layers, "d": subset.d,
+                         "added": dt.datetime.now().isoformat(timespec="seconds")})
+        _write_index(project, entries)
+        if project.state("base").state == "done":
+            copy_base(project, child)
     return child
 
 
