@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .core.errors import BendError, Cancelled
 from .core.events import CancelFlag, Message, Metric, Progress, StageFinished, StageStarted
+from .core.fileio import json_safe
 from .core.pipeline import preflight
 from .core.pipeline import runner as pipeline
 from .core.project.folder import STAGE_TITLES, STAGES, Project
@@ -22,7 +23,7 @@ def cmd_new(args) -> int:
     cfg = load_template(args.template) if args.template else C.ProjectConfig()
     cfg = C.with_values(cfg, [C.parse_assignment(s) for s in args.set or []])
     cfg.name = Path(args.dir).name
-    subset = preflight.check(cfg, need_data=not args.no_data_check)
+    subset = preflight.check(cfg, need_data=not args.no_data_check, memory_for=("autoencoder",))
     p = Project.create(args.dir, cfg)
     print(f"created {p.root} ({cfg.model.backbone} on {cfg.data.dataset}, subset d = {subset.d:,}); "
           f"next: bend run {args.dir}")
@@ -99,9 +100,9 @@ def cmd_status(args) -> int:
     project = Project.open(args.dir)
     states = project.stage_states()
     if args.json:
-        print(json.dumps({"project": str(project.root), "stages": [
+        print(json.dumps(json_safe({"project": str(project.root), "stages": [
             {"stage": s.stage, "state": s.state, "detail": s.detail, "seconds": s.seconds,
-             "resumable": s.resumable, "info": s.info} for s in states]}, indent=2))
+             "resumable": s.resumable, "info": s.info} for s in states]}), indent=2, allow_nan=False))
         return 0
     print(project.root)
     for s in states:

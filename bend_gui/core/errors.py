@@ -19,3 +19,11 @@ class ProjectError(BendError):
 
 class Cancelled(Exception):
     """Raised inside a job when its cancel flag is set; the job saves what it can first."""
+
+
+class DivergedError(BendError):
+    """A training stage's loss or outputs became NaN or infinite; the message names the setting to change."""
+
+
+class MemoryLimitError(BendError):
+    """A stage would need more memory than is available; the message names the setting to lower."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import pickle
 import re
@@ -42,7 +43,26 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def write_json(path: Path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    """Strict JSON: a NaN or infinity raises here instead of leaving a file other readers reject; callers
+    turn the numbers they may hold into null with `json_safe` first."""
+    try:
+        text = json.dumps(obj, indent=2, sort_keys=False, allow_nan=False)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+    atomic_write_text(path, text + "\n")
+
+
+def json_safe(x):
+    """`x` with non-finite floats as None (null) and numpy scalars as Python numbers, for write_json."""
+    if isinstance(x, dict):
+        return {k: json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_safe(v) for v in x]
+    if hasattr(x, "item") and getattr(x, "ndim", None) == 0:  # a numpy or torch scalar
+        x = x.item()
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    return x
 
 
 def read_json(path: Path):

@@ -51,12 +51,21 @@ class DiffusionGenerator:
 
     @torch.no_grad()
     def sample(self, m: int, *, sampler: str, steps: int, decode_noise: float, seed: int,
-               on_step: Callable[[int, int], None] | None = None) -> torch.Tensor:
-        """m new subsets (m × d, on the CPU)."""
+               on_step: Callable[[int, int], None] | None = None, chunk: int | None = None) -> torch.Tensor:
+        """m new subsets (m × d, on the CPU), `chunk` members at a time (all at once when None): the
+        activations of sampling and decoding then stay bounded however large m is. The random numbers are
+        drawn chunk after chunk, so a given chunk size always gives the same members."""
+        chunk = max(1, min(chunk or m, m))
         g = torch.Generator().manual_seed(seed)
-        z = sample(self.denoiser, self.schedule, m, self.latent_mean.numel(), sampler=sampler, steps=steps,
-                   generator=g, device=self.device, on_step=on_step)
-        z = z * self.latent_std + self.latent_mean
-        if decode_noise:
-            z = z + decode_noise * torch.randn(z.shape, generator=g).to(self.device)
-        return self.norm.decode(self.ae.decode(z)).cpu()
+        out = torch.empty((m, self.ae.d))
+        n_chunks = -(-m // chunk)
+        for c, start in enumerate(range(0, m, chunk)):
+            n = min(chunk, m - start)
+            step = None if on_step is None else (lambda i, total, c=c: on_step(c * total + i, n_chunks * total))
+            z = sample(self.denoiser, self.schedule, n, self.latent_mean.numel(), sampler=sampler, steps=steps,
+                       generator=g, device=self.device, on_step=step)
+            z = z * self.latent_std + self.latent_mean
+            if decode_noise:
+                z = z + decode_noise * torch.randn(z.shape, generator=g).to(self.device)
+            out[start:start + n] = self.norm.decode(self.ae.decode(z)).cpu()
+        return out

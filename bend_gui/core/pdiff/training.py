@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ..events import CancelFlag, Event, Metric, Progress
+from ..ml import finite
 from ..ml.subset import Subset
 from ..settings.config import AutoencoderConfig, DiffusionConfig
 from .autoencoder import ParamAutoencoder
@@ -23,11 +24,18 @@ from .sampling import DiffusionGenerator
 class AutoencoderTrainer:
     """The parameter autoencoder on the k normalised snapshots (noise on input and latent, MSE, AdamW)."""
 
+    stage = "autoencoder"
+
     def __init__(self, snaps: torch.Tensor, subset: Subset, cfg: AutoencoderConfig, device: torch.device,
                  seed: int):
         self.cfg, self.device = cfg, device
+        # Snapshots of a diverged collect run (projects older than this check) would train on NaN.
+        finite.check_rows(snaps, self.stage, "snapshot", "the collect stage diverged: rerun it with a lower "
+                          "[collect] lr (bend run --force collect)")
         self.norm = Normalizer.fit(snaps, subset, cfg.normalize)
         self.x_all = self.norm.encode(snaps).to(device)
+        finite.check_rows(self.x_all, self.stage, "normalised snapshot", f"normalisation '{cfg.normalize}' made "
+                          f"it non-finite; try the other [autoencoder] normalize")
         torch.manual_seed(seed)
         self.ae = ParamAutoencoder(subset.d, cfg.latent_dim, cfg.channels).to(device)
         self.opt = torch.optim.AdamW(self.ae.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -38,6 +46,20 @@ class AutoencoderTrainer:
     @property
     def params(self) -> int:
         return sum(p.numel() for p in self.ae.parameters())
+
+    @property
+    def hint(self) -> str:
+        return f"the training diverged: try a lower [autoencoder] lr (now {self.cfg.lr:g})"
+
+    def check_outputs(self) -> None:
+        """The weights and the reconstructions finite, before anything is saved."""
+        finite.check_state(self.ae.state_dict(), self.stage, "the trained weights", self.hint)
+        was_training = self.ae.training
+        self.ae.eval()
+        with torch.no_grad():
+            finite.check_rows(self.ae.decode(self.ae.encode(self.x_all)), self.stage, "reconstructed snapshot",
+                              self.hint)
+        self.ae.train(was_training)
 
     def train_step(self) -> float:
         k = len(self.x_all)
@@ -82,12 +104,16 @@ class DiffusionTrainer:
     std) so the diffusion sees unit-scale data; sampling undoes it.
     """
 
+    stage = "diffusion"
+
     def __init__(self, ae: ParamAutoencoder, norm: Normalizer, snaps: torch.Tensor, cfg: DiffusionConfig,
                  device: torch.device, seed: int):
         self.cfg, self.device, self.ae, self.norm = cfg, device, ae, norm
         ae.eval()
         with torch.no_grad():
             z = ae.encode(norm.encode(snaps).to(device))
+        finite.check_rows(z, self.stage, "latent of snapshot", "the autoencoder's weights are broken: rerun "
+                          "stage 2 (bend run --force autoencoder), with a lower [autoencoder] lr if it fails")
         self.z_mean = z.mean(0)
         self.z_std = float((z - self.z_mean).std().clamp_min(1e-6))
         self.z0 = (z - self.z_mean) / self.z_std
@@ -111,6 +137,15 @@ class DiffusionTrainer:
     @property
     def params(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
+
+    @property
+    def hint(self) -> str:
+        return f"the training diverged: try a lower [diffusion] lr (now {self.cfg.lr:g})"
+
+    def check_outputs(self) -> None:
+        """The weights sampling uses (EMA) and the training weights finite, before anything is saved."""
+        finite.check_state(self.ema.model.state_dict(), self.stage, "the averaged (EMA) weights", self.hint)
+        finite.check_state(self.model.state_dict(), self.stage, "the trained weights", self.hint)
 
     def train_step(self) -> float:
         idx = torch.randint(0, self.k, (min(self.cfg.batch_size, self.k),), generator=self.g)
@@ -156,12 +191,14 @@ def train_steps(trainer, total: int, cancel: CancelFlag, *, record: Callable[[in
                 after_step: Callable[[int], Iterator[Event]] | None = None) -> Iterator[Event]:
     """Generator: step `trainer` until its step count reaches `total`. Every 10 steps (and at the end) it
     yields `record(step, mean loss since the last record)` (unless None) and `progress(step, loss)`;
-    `after_step(step)` runs after every step (the stage's reconstruction tests and checkpoints)."""
+    `after_step(step)` runs after every step (the stage's reconstruction tests and checkpoints).
+    A non-finite loss stops it with the trainer's hint; at the end the trainer checks its outputs."""
     losses: list[float] = []
     while trainer.step < total:
         cancel.check()
-        losses.append(trainer.train_step())
+        losses.append(trainer.train_step())  # a float already: checking it costs no device sync
         step = trainer.step
+        finite.check_loss(losses[-1], trainer.stage, f"at step {step}", trainer.hint)
         if step % 10 == 0 or step == total:
             loss = sum(losses) / len(losses)
             losses = []
@@ -171,6 +208,7 @@ def train_steps(trainer, total: int, cancel: CancelFlag, *, record: Callable[[in
             yield progress(step, loss)
         if after_step is not None:
             yield from after_step(step)
+    trainer.check_outputs()
 
 
 def train_autoencoder(snaps: torch.Tensor, subset: Subset, cfg: AutoencoderConfig, device: torch.device,

@@ -64,7 +64,7 @@ def run(project: Project, *, until: str | None = None, only: str | None = None, 
     for s in STAGES[:first]:
         if states[s].state != "done" and s not in todo:
             raise BendError(f"stage {pending[0]} needs {s}, which is {states[s].state}; run it first")
-    preflight.check(cfg, need_data=True)
+    preflight.check(cfg, need_data=True, memory_for=tuple(pending))
     device = resolve_device(cfg.run)
     ctx = StageContext(project, cfg, device, cancel)
     with project.lock(what):

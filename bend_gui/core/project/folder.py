@@ -24,13 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ProjectError
-from ..fileio import (
-    atomic_write_text,
-    read_csv,
-    read_json,
-    remove_temp_files,
-    write_json,
-)
+from ..fileio import atomic_write_text, json_safe, read_csv, read_json, remove_temp_files, write_json
 from ..settings import config as C
 from .artifacts import STAGE_OUTPUTS
 
@@ -175,7 +169,7 @@ class Project:
     def _update_stage(self, stage: str, **entry) -> None:
         m = self.manifest()
         m["stages"][stage] = entry
-        write_json(self.manifest_path, m)
+        write_json(self.manifest_path, json_safe(m))  # a NaN in a stage's info (or an older file) → null
 
     def fingerprint(self, stage: str, cfg: C.ProjectConfig | None = None) -> str:
         cfg = cfg or self.load_config()

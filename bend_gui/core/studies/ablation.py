@@ -22,7 +22,7 @@ from typing import Iterator
 
 from ..errors import ConfigError, ProjectError
 from ..events import CancelFlag, Event, Message, Metric, Progress, StageFinished, StageStarted, relay
-from ..fileio import atomic_write_bytes, read_json, write_json
+from ..fileio import atomic_write_bytes, json_safe, read_json, write_json
 from ..pipeline import preflight
 from ..pipeline import runner as pipeline
 from ..project import artifacts as A
@@ -211,7 +211,7 @@ def copy_base(parent: Project, child: Project) -> None:
         "state": "done", "fingerprint": child.fingerprint("base"), "run_id": src["run_id"],
         "seconds": src.get("seconds", 0.0), "finished": src.get("finished", ""), "info": src.get("info", {}),
         "copied_from": {"run_id": src["run_id"], "sha256": _file_hash(A.BASE_MODEL.path(parent))}}
-    write_json(child.manifest_path, manifest)
+    write_json(child.manifest_path, json_safe(manifest))
 
 
 def base_problem(parent: Project, child: Project) -> str:

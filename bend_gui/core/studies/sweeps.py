@@ -32,7 +32,7 @@ import torch
 
 from ..errors import Cancelled, ProjectError
 from ..events import CACHE_STEP, CancelFlag, Event, Message, Metric, Progress, relay
-from ..fileio import read_csv, read_json, write_csv, write_json
+from ..fileio import json_safe, read_csv, read_json, write_csv, write_json
 from ..ml.device import resolve_device
 from ..ml.members import MemberOutputs, evaluate_members
 from ..ml.subset import Subset
@@ -41,6 +41,7 @@ from ..pdiff.sampling import DiffusionGenerator
 from ..pdiff.training import train_autoencoder, train_diffusion
 from ..pipeline import preflight
 from ..pipeline.context import StageContext, stage_seed
+from ..pipeline.memory import sample_chunk
 from ..project import artifacts as A
 from ..project.folder import STAGE_TITLES, STAGES, Project
 from ..results import metrics as M
@@ -206,8 +207,8 @@ def _sort_key(over: str):
 def _write(project: Project, over: str, rows: list[dict], info: dict) -> None:
     rows = sorted(rows, key=_sort_key(over))
     write_csv(sweep_path(project, over), _columns(over), rows)
-    write_json(info_path(project, over), {**info, "points": len(rows),
-                                          "written": dt.datetime.now().isoformat(timespec="seconds")})
+    write_json(info_path(project, over), json_safe({**info, "points": len(rows),
+                                                    "written": dt.datetime.now().isoformat(timespec="seconds")}))
 
 
 def load_sweep(project: Project, over: str) -> list[dict]:
@@ -338,7 +339,7 @@ def _sample(cfg: ProjectConfig, gen: DiffusionGenerator | None, snaps: torch.Ten
     g = cfg.generate
     if gen is not None:
         return gen.sample(m, sampler=g.sampler, steps=g.sampling_steps, decode_noise=g.decode_noise, seed=seed,
-                          on_step=lambda i, n: cancel.check())
+                          on_step=lambda i, n: cancel.check(), chunk=sample_chunk(subset.d, cfg, m))
     return baseline(g.generator, snaps, m, seed, subset, noise_sigma=g.noise_sigma, average_size=g.average_size)
 
 

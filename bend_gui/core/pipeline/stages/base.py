@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from ...errors import Cancelled
 from ...events import Event, Message, Progress
+from ...ml import finite
 from ...ml.backbones import build_model, count_params, load_pretrained
 from ...ml.data import normalize
 from ...ml.training import (
@@ -53,6 +54,7 @@ def run(ctx: StageContext) -> Iterator[Event]:
     epoch, step_in_epoch, elapsed, sums = 0, 0, 0.0, [0.0, 0, 0]  # loss sum, correct, seen
     train_secs = 0.0  # time in training steps only: t_orge of eq. 11 excludes the per-epoch test pass
     aug_gen = torch.Generator()
+    hint = f"the training diverged: try a lower [base] lr (now {b.lr:g})"
 
     def restore(state: dict) -> None:
         nonlocal epoch, step_in_epoch, elapsed, sums, train_secs
@@ -96,7 +98,9 @@ def run(ctx: StageContext) -> Iterator[Event]:
                 loss.backward()
                 opt.step()
                 sched.step()
-                sums[0] += loss.item() * len(y)
+                loss_value = loss.item()
+                finite.check_loss(loss_value, STAGE, f"at epoch {epoch + 1}, step {step_in_epoch + 1}", hint)
+                sums[0] += loss_value * len(y)
                 sums[1] += int((logits.argmax(1) == y).sum())
                 sums[2] += len(y)
                 step_in_epoch += 1
@@ -126,6 +130,7 @@ def run(ctx: StageContext) -> Iterator[Event]:
                              for i in range(0, len(test_x), 1000)))
     test_loss, test_acc = loss_and_accuracy(logits, data.test_y)
     seconds = elapsed + time.perf_counter() - t0
+    finite.check_state(model.state_dict(), STAGE, "the trained weights", hint)  # BatchNorm statistics too
     A.STAGE_OUTPUTS[STAGE].save(ctx.project, {
         "backbone": cfg.model.backbone, "in_channels": data.channels, "num_classes": data.num_classes,
         "image_size": data.image_size, "mean": list(data.mean), "std": list(data.std),

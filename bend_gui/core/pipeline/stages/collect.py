@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from ...errors import Cancelled
 from ...events import Event, Message, Progress
+from ...ml import finite
 from ...ml.subset import freeze_outside, get_vector, set_vector, split_model
 from ...ml.training import epoch_permutation, make_optimizer, steps_per_epoch
 from ...project import artifacts as A
@@ -46,6 +47,7 @@ def run(ctx: StageContext) -> Iterator[Event]:
     snaps_curve = Curve(ctx.project, STAGE, "snapshots")
     loss_curve = Curve(ctx.project, STAGE, "curve")
     it, snapshots, elapsed, loss_sum, loss_n = 0, [], 0.0, 0.0, 0
+    hint = f"subset training diverged: try a lower [collect] lr (now {c.lr:g})"
 
     def restore(state: dict) -> None:
         nonlocal it, snapshots, elapsed
@@ -80,9 +82,15 @@ def run(ctx: StageContext) -> Iterator[Event]:
             loss.backward()
             opt.step()
             it += 1
-            loss_sum, loss_n = loss_sum + loss.item(), loss_n + 1
+            loss_value = loss.item()
+            finite.check_loss(loss_value, STAGE, f"at iteration {it}, before snapshot {len(snapshots) + 1} of "
+                                                 f"{c.k}", hint)
+            loss_sum, loss_n = loss_sum + loss_value, loss_n + 1
             if it % every == 0:
-                snapshots.append(get_vector(model, subset))
+                vec = get_vector(model, subset)
+                # One check per snapshot: the last step's update can break the weights after a finite loss.
+                finite.check_tensor(vec, STAGE, f"snapshot {len(snapshots) + 1} of {c.k} (iteration {it})", hint)
+                snapshots.append(vec)
                 acc = features_accuracy(tail, test_f, data.test_y, cfg.evaluate.batch_size)
                 train_loss = loss_sum / loss_n
                 loss_sum, loss_n = 0.0, 0

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ...events import Event, Message
+from ...fileio import json_safe
 from ...ml.members import evaluate_members
 from ...project import artifacts as A
 from ...results import metrics as M
@@ -63,7 +64,7 @@ def run(ctx: StageContext) -> Iterator[Event]:
                "n_test": int(len(y)),
                "num_classes": C, "efficiency": eff, "diversity": diversity, "baselines": baselines,
                "calibration": calibration, "member_batching": batching}
-    A.METRICS.save(ctx.project, _jsonable(metrics))
+    A.METRICS.save(ctx.project, json_safe(metrics))
     A.PREDICTIONS.save(ctx.project, {
         "y": data.test_y.clone(), "classes": list(data.classes),
         "preds": {k: v.preds for k, v in outs.items()},
@@ -91,14 +92,3 @@ def _efficiency(ctx: StageContext, k: int) -> dict:
                         t_ddpm=float(info.get("diffusion", {}).get("compute_seconds", 0.0)),
                         t_sgen=float(info.get("generate", {}).get("seconds_per_member", 0.0)), k=k)
 
-
-def _jsonable(x):
-    if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, (np.floating, float)):
-        return float(x) if np.isfinite(x) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    return x

@@ -5,14 +5,13 @@ from __future__ import annotations
 import time
 from typing import Iterator
 
-import torch
-
-from ...errors import BendError
 from ...events import Event, Message, Progress
+from ...ml import finite
 from ...ml.subset import Subset
 from ...pdiff.baselines import baseline
 from ...project import artifacts as A
 from ..context import StageContext
+from ..memory import sample_chunk
 
 STAGE = "generate"
 
@@ -25,6 +24,10 @@ def run(ctx: StageContext) -> Iterator[Event]:
     t0 = time.perf_counter()
     if g.generator == "diffusion":
         gen = A.load_generator(ctx.project, ctx.device)
+        # A project from before the training stages checked their outputs may hold broken weights.
+        rerun = "rerun stages 2-3 (bend run --force autoencoder), with a lower lr if they fail"
+        finite.check_state(gen.ae.state_dict(), STAGE, "the autoencoder's saved weights", rerun)
+        finite.check_state(gen.denoiser.state_dict(), STAGE, "the denoiser's saved weights", rerun)
         t0 = time.perf_counter()  # loading is not generation
 
         def on_step(i, n):
@@ -32,7 +35,7 @@ def run(ctx: StageContext) -> Iterator[Event]:
             events.append(Progress(STAGE, i, n, f"{g.sampler.upper()} step {i}/{n}"))
 
         members = gen.sample(g.m, sampler=g.sampler, steps=g.sampling_steps, decode_noise=g.decode_noise,
-                             seed=g.seed, on_step=on_step)
+                             seed=g.seed, on_step=on_step, chunk=sample_chunk(subset.d, ctx.cfg))
         yield from events[-1:]
         how = f"{g.sampler.upper()}, {g.sampling_steps if g.sampler == 'ddim' else gen.schedule.T} steps"
     else:
@@ -40,10 +43,9 @@ def run(ctx: StageContext) -> Iterator[Event]:
                            average_size=g.average_size)
         how = "baseline"
     seconds = time.perf_counter() - t0
-    bad = int((~torch.isfinite(members).all(1)).sum())
-    if bad:
-        raise BendError(f"{bad} of {g.m} generated members hold non-finite numbers: the generator diverged "
-                        f"(check [diffusion] beta_end, timesteps and steps, or retrain stages 2-3)")
+    finite.check_rows(members, STAGE, "generated member", "the sampler diverged from finite weights: check "
+                      "[diffusion] beta_end, timesteps and steps, or retrain stages 2-3"
+                      if g.generator == "diffusion" else f"the {g.generator} baseline's settings broke it")
     yield Message(STAGE, f"{g.m} members from {g.generator} ({how}) in {seconds:.2f} s")
     baselines = {}
     for name in g.baselines:
@@ -51,6 +53,8 @@ def run(ctx: StageContext) -> Iterator[Event]:
             ctx.cancel.check()
             baselines[name] = baseline(name, snaps, g.m, g.seed + 1, subset, noise_sigma=g.noise_sigma,
                                        average_size=g.average_size)
+            finite.check_rows(baselines[name], STAGE, f"{name} baseline member", "its snapshots or settings "
+                              "are not finite: rerun collect, or lower [generate] noise_sigma")
     A.MEMBERS.save(ctx.project, {
         "generator": g.generator, "members": members, "baselines": baselines, "subset": subset.to_dict(),
         "seconds": seconds})
