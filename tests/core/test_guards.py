@@ -63,7 +63,10 @@ def test_a_diverged_stage_fails_and_keeps_the_last_good_outputs(finished_project
     for w in words:
         assert w in line, line
     entry = strict(finished_project.manifest_path)["stages"][stage]
-    assert entry["state"] == "failed" and entry["previous"]["run_id"] == good["run_id"]
+    # The entry stays the last good run; the failed attempt is recorded beside it, and it is what the
+    # stage's state shows while the settings are those of the attempt.
+    assert entry["run_id"] == good["run_id"] and entry["attempt"]["state"] == "failed"
+    assert finished_project.state(stage).state == "failed"
     assert digests(finished_project) == before  # weights, snapshots, curves, results: untouched
     status = bend("status", finished_project.root, "--json")
     assert status.returncode == 0 and strict_text(status.stdout)["stages"][0]["stage"] == "base"
@@ -103,7 +106,8 @@ def test_generate_refuses_weights_a_diverged_stage_left(finished_project):
     r = bend("run", finished_project.root, "--quiet")
     assert r.returncode == 2
     assert "generate:" in r.stderr and "denoiser's saved weights hold NaN" in r.stderr and "rerun" in r.stderr
-    assert read_json(finished_project.manifest_path)["stages"]["generate"]["state"] == "failed"
+    assert read_json(finished_project.manifest_path)["stages"]["generate"]["attempt"]["state"] == "failed"
+    assert finished_project.state("generate").state == "failed"
 
 
 def test_diverged_training_raises_in_process(tiny_cfg):

@@ -44,7 +44,7 @@ def test_a_non_finite_member_is_an_error_not_a_silent_result(finished_project, m
     cfg.generate.seed = 9
     finished_project.save_config(cfg)
     monkeypatch.setattr(generate, "baseline", lambda name, snaps, m, *a, **k: torch.full((m, snaps.shape[1]), float("nan")))
-    with pytest.raises(BendError, match="non-finite"):
+    with pytest.raises(BendError, match="holds NaN"):
         list(pipeline.run(finished_project))
     assert finished_project.state("generate").state == "failed"
 
