@@ -98,6 +98,7 @@ def cmd_run(args) -> int:
 
 def cmd_status(args) -> int:
     project = Project.open(args.dir)
+    project.load_config()  # an unreadable project.toml is one error line, not six stale stages
     states = project.stage_states()
     if args.json:
         print(json.dumps(json_safe({"project": str(project.root), "stages": [

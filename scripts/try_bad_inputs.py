@@ -66,10 +66,11 @@ def case_list(work: Path):
     def unset_pretrained(p):
         set_key(p, "model", "pretrained", '""')
 
-    def hostile_file():
-        f = work / "hostile.pt"
-        f.write_bytes(pickle.dumps(Hostile()))
-        return f
+    def file_with(name, data):
+        def brk(p):
+            (work / name).write_bytes(data())
+            return pretrained(work / name)(p)
+        return brk
 
     def fmnist_copy(mutate):
         def brk(p):
@@ -104,15 +105,21 @@ def case_list(work: Path):
     def restore_toml(p):
         shutil.copyfile(p / ".toml.orig", p / "project.toml")
 
-    def replace_file(rel, data_fn):
+    def replace_file(rel, data_fn, command="export"):
+        """Damage a project file, then run a command that reads it (`export` reads the base model, the
+        snapshots, the members and the metrics)."""
         def brk(p):
             shutil.copyfile(p / rel, p / (rel + ".orig"))
             (p / rel).write_bytes(data_fn())
-            return ["run", p]
+            return ["status", p] if command == "status" else ["export", p, work / "out.pt"]
 
         def restore(p):
             shutil.copyfile(p / (rel + ".orig"), p / rel)
         return brk, restore
+
+    def not_utf8(p):
+        (p / "project.toml").write_bytes(b"\xff\xfe[model]\n")
+        return ["status", p]
 
     def export_to(rel):
         def brk(p):
@@ -121,11 +128,11 @@ def case_list(work: Path):
 
     cases = [
         ("pretrained: missing file", pretrained(work / "nope.pt"), unset_pretrained),
-        ("pretrained: hostile pickle", lambda p: pretrained(hostile_file())(p), unset_pretrained),
-        ("pretrained: random bytes", lambda p: (work / "rand.pt").write_bytes(os.urandom(999)) or
-         pretrained(work / "rand.pt")(p), unset_pretrained),
-        ("pretrained: empty file", lambda p: (work / "empty.pt").write_bytes(b"") or
-         pretrained(work / "empty.pt")(p), unset_pretrained),
+        ("pretrained: torch file that would run code", file_with("hostile.pt", lambda: _pt({"w": Hostile()})),
+         unset_pretrained),
+        ("pretrained: a bare pickle", file_with("pickle.pt", lambda: pickle.dumps(Hostile())), unset_pretrained),
+        ("pretrained: random bytes", file_with("rand.pt", lambda: os.urandom(999)), unset_pretrained),
+        ("pretrained: empty file", file_with("empty.pt", lambda: b""), unset_pretrained),
         ("dataset: truncated image file", fmnist_copy(truncated_images), unset_root),
         ("dataset: labels out of range", fmnist_copy(labels_out_of_range), unset_root),
         ("collect: lr 1e12 on every layer (NaN)", setting("collect", "lr", "1e12", "subset", "layers", '["*"]'),
@@ -140,9 +147,12 @@ def case_list(work: Path):
          {"BEND_MEMORY_LIMIT_GB": "0.05"}),
         ("export onto base/model.pt", export_to("base/model.pt"), None),
         ("export into results/", export_to("results/ensemble.pt"), None),
-        ("project.toml not UTF-8", lambda p: (p / "project.toml").write_bytes(b"\xff\xfe[model]\n") or ["status", p],
+        ("project.toml not UTF-8", not_utf8, restore_toml),
+        ("project.toml not TOML", lambda p: (p / "project.toml").write_text("[model\n") and ["run", p],
          restore_toml),
-        ("manifest.json of the wrong shape", *replace_file("manifest.json", lambda: b"[1, 2, 3]\n")),
+        ("manifest.json of the wrong shape", *replace_file("manifest.json", lambda: b"[1, 2, 3]\n", "status")),
+        ("manifest.json, a stage of the wrong shape",
+         *replace_file("manifest.json", lambda: b'{"schema_version": 1, "stages": {"base": 3}}', "status")),
         ("snapshots.pt with the wrong keys", *replace_file("collect/snapshots.pt", lambda: _pt({"x": 1}))),
         ("snapshots.pt truncated", *replace_file("collect/snapshots.pt", lambda: b"PK\x03\x04" + b"\0" * 50)),
         ("base/model.pt empty", *replace_file("base/model.pt", lambda: b"")),

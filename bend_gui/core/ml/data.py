@@ -190,6 +190,9 @@ def _load_idx(cfg: DataConfig) -> Dataset:
         y = read_idx(_idx_file(folder, lab))
         if len(x) != len(y):
             raise DataError(f"{folder}: {split} has {len(x)} images but {len(y)} labels")
+        if len(y) and int(y.max()) >= 10:  # uint8 labels cannot be negative
+            raise DataError(f"{_idx_file(folder, lab)}: labels run up to {int(y.max())}, outside the 10 classes of "
+                            f"{cfg.dataset}; the file is damaged or not {cfg.dataset}'s")
         arrays[split] = (torch.from_numpy(x.copy()).unsqueeze(1), torch.from_numpy(y.astype(np.int64)))
     classes = FASHION_CLASSES if cfg.dataset == "fashion-mnist" else tuple(str(i) for i in range(10))
     mean, std = STATS[cfg.dataset]

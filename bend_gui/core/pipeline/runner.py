@@ -54,6 +54,7 @@ def run(project: Project, *, until: str | None = None, only: str | None = None, 
     todo = stages_between(until, only)
     states = {s.stage: s for s in project.stage_states(cfg)}
     pending = [s for s in todo if states[s].state != "done" or s in force]
+    device = resolve_device(cfg.run)  # a device that is not there is an error even when all is done
     if not pending:
         with contextlib.suppress(ProjectError), project.lock(what):  # busy: the job there cleans up
             project.remove_temp_files()
@@ -65,7 +66,6 @@ def run(project: Project, *, until: str | None = None, only: str | None = None, 
         if states[s].state != "done" and s not in todo:
             raise BendError(f"stage {pending[0]} needs {s}, which is {states[s].state}; run it first")
     preflight.check(cfg, need_data=True, memory_for=tuple(pending))
-    device = resolve_device(cfg.run)
     ctx = StageContext(project, cfg, device, cancel)
     with project.lock(what):
         project.remove_temp_files()  # a crash mid-write left them; nothing else writes here now

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ProjectError
 from ..fileio import load_tensors, looks_like_torch_zip, read_csv, read_json, save_tensors, write_csv, write_json
 
 if TYPE_CHECKING:  # folder.py imports this module (for STAGE_OUTPUTS), which must stay light
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # folder.py imports this module (for STAGE_OUTPUTS), which mu
 class Artifact:
     stage: str   # whose folder it lies in (Project.dir maps evaluate to results/)
     name: str    # its file name
+    keys: tuple[str, ...] = ()  # what a reader needs in it: a file without them is refused by name
 
     def path(self, project: Project) -> Path:
         return project.dir(self.stage) / self.name
@@ -51,10 +53,16 @@ class Artifact:
     def load(self, project: Project) -> Any:
         p = self.path(project)
         if p.suffix == ".pt":
-            return load_tensors(p)
-        if p.suffix == ".json":
-            return read_json(p)
-        return read_csv(p)  # (columns, rows)
+            value = load_tensors(p)
+        elif p.suffix == ".json":
+            value = read_json(p)
+        else:
+            return read_csv(p)  # (columns, rows)
+        missing = [k for k in self.keys if not isinstance(value, dict) or k not in value]
+        if missing:
+            raise ProjectError(f"{p}: not the output of the {self.stage} stage (it lacks {', '.join(missing)}); "
+                               f"rerun that stage (bend run --force {self.stage})")
+        return value
 
     def save(self, project: Project, value: Any) -> None:
         if self.name.endswith(".pt"):
@@ -66,16 +74,21 @@ class Artifact:
         write_csv(self.path(project), columns, rows)
 
 
-BASE_MODEL = Artifact("base", "model.pt")            # state dict + backbone spec, normalisation, classes
-BASE_CURVE = Artifact("base", "curve.csv")           # per epoch: losses, accuracies, learning rate, seconds
-SNAPSHOTS = Artifact("collect", "snapshots.pt")      # k × d snapshots, the subset's names and shapes
+# state dict + backbone spec, normalisation, classes; per epoch: losses, accuracies, learning rate, seconds
+BASE_MODEL = Artifact("base", "model.pt", ("backbone", "in_channels", "num_classes", "state_dict"))
+BASE_CURVE = Artifact("base", "curve.csv")
+# k × d snapshots and the subset's names and shapes; per snapshot: iteration, epoch, test accuracy
+SNAPSHOTS = Artifact("collect", "snapshots.pt", ("subset", "snapshots"))
 SNAPSHOTS_CSV = Artifact("collect", "snapshots.csv")
-AUTOENCODER = Artifact("autoencoder", "model.pt")    # encoder/decoder weights, spec, normaliser
-DIFFUSION = Artifact("diffusion", "model.pt")        # the denoiser's EMA weights, schedule, latent scaling
-MEMBERS = Artifact("generate", "members.pt")         # m × d generated members and the baselines'
-METRICS = Artifact("evaluate", "metrics.json")       # Table 3, baselines, diversity, calibration, efficiency
-PREDICTIONS = Artifact("evaluate", "predictions.pt")
-IOU = Artifact("evaluate", "iou.pt")
+# encoder/decoder weights, spec and normaliser; the denoiser's EMA weights, schedule and latent scaling
+AUTOENCODER = Artifact("autoencoder", "model.pt", ("spec", "state_dict", "normalizer"))
+DIFFUSION = Artifact("diffusion", "model.pt", ("spec", "ema_state_dict", "schedule", "latent_mean", "latent_std"))
+# m × d generated members and the baselines'
+MEMBERS = Artifact("generate", "members.pt", ("members", "generator"))
+# Table 3, baselines, diversity, calibration, efficiency; every member's predictions; IoU of errors
+METRICS = Artifact("evaluate", "metrics.json", ("sbend",))
+PREDICTIONS = Artifact("evaluate", "predictions.pt", ("y", "preds"))
+IOU = Artifact("evaluate", "iou.pt", ("matrix", "generated", "original"))
 MEMBERS_CSV = Artifact("evaluate", "members.csv")
 
 # What each stage's successors read: a stage marked done without it is not done.

@@ -161,6 +161,10 @@ class Project:
         if not self.manifest_path.exists():
             return {"schema_version": MANIFEST_VERSION, "stages": {}}
         m = read_json(self.manifest_path)
+        if not isinstance(m, dict) or not isinstance(m.get("stages"), dict) or \
+                not all(isinstance(e, dict) for e in m["stages"].values()):
+            raise ProjectError(f"{self.manifest_path}: not a manifest of BEND Studio (expected an object whose "
+                               f"'stages' maps each stage to its record); restore it or delete it to start over")
         if m.get("schema_version") != MANIFEST_VERSION:
             raise ProjectError(f"{self.manifest_path}: schema_version {m.get('schema_version')!r} is not "
                                f"{MANIFEST_VERSION}")

@@ -287,7 +287,11 @@ def load(path: Path) -> ProjectConfig:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: no such file")
-    return loads(path.read_text(encoding="utf-8"))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}); save it as UTF-8") from None
+    return loads(text)
 
 
 def dumps(cfg: ProjectConfig) -> str:
