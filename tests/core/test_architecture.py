@@ -70,3 +70,14 @@ assert not loaded, loaded
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == [",".join(map(str, load(path).predict(x).tolist()))]
+
+
+def test_only_the_project_layer_builds_paths_into_a_project_folder():
+    """Every file of a project is named in core/project (artifacts, folder): other layers ask it."""
+    import re
+
+    pattern = re.compile(r"\.dir\(|\.root\s*/|manifest_path")
+    offenders = [f"{p.relative_to(ROOT)}:{i}" for p in (ROOT / "bend_gui" / "core").rglob("*.py")
+                 if "project" not in p.relative_to(ROOT / "bend_gui" / "core").parts[:1]
+                 for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    assert offenders == []

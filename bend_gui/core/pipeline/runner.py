@@ -12,9 +12,9 @@ import torch
 from ..errors import BendError, Cancelled, ProjectError
 from ..events import CancelFlag, Event, StageFinished, StageStarted
 from ..ml.device import resolve_device
+from ..project.attempt import StageFiles
 from ..project.folder import STAGES, Project, stage_index
 from . import preflight
-from .attempt import StageFiles
 from .context import Checkpoint, StageContext
 from .stages import RUNNERS
 

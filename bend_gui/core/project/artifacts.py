@@ -91,6 +91,14 @@ PREDICTIONS = Artifact("evaluate", "predictions.pt", ("y", "preds"))
 IOU = Artifact("evaluate", "iou.pt", ("matrix", "generated", "original"))
 MEMBERS_CSV = Artifact("evaluate", "members.csv")
 
+# Folders of the studies over a project's finished outputs (their own files are named in core/studies).
+STUDY_FOLDERS = {"sweeps": "sweeps", "ablation": "ablation"}
+
+
+def study_dir(project: Project, study: str) -> Path:
+    return project.root / STUDY_FOLDERS[study]
+
+
 # What each stage's successors read: a stage marked done without it is not done.
 STAGE_OUTPUTS = {"base": BASE_MODEL, "collect": SNAPSHOTS, "autoencoder": AUTOENCODER, "diffusion": DIFFUSION,
                  "generate": MEMBERS, "evaluate": METRICS}

@@ -175,6 +175,10 @@ class Project:
         m["stages"][stage] = entry
         write_json(self.manifest_path, json_safe(m))  # a NaN in a stage's info (or an older file) → null
 
+    def record_copied_stage(self, stage: str, entry: dict) -> None:
+        """A stage whose outputs were copied from another project (an ablation variant's base), as done."""
+        self._update_stage(stage, **entry)
+
     def fingerprint(self, stage: str, cfg: C.ProjectConfig | None = None) -> str:
         cfg = cfg or self.load_config()
         parts = {s: dataclasses.asdict(cfg.section(s)) for s in STAGE_INPUTS[stage]}

@@ -22,7 +22,7 @@ from typing import Iterator
 
 from ..errors import ConfigError, ProjectError
 from ..events import CancelFlag, Event, Message, Metric, Progress, StageFinished, StageStarted, relay
-from ..fileio import atomic_write_bytes, json_safe, read_json, write_json
+from ..fileio import atomic_write_bytes, read_json, write_json
 from ..pipeline import preflight
 from ..pipeline import runner as pipeline
 from ..project import artifacts as A
@@ -36,7 +36,7 @@ ROW_KEYS = ("sbend", "abend_mean", "abend_std", "orig_mean", "gen_mean", "potent
 
 
 def ablation_dir(project: Project) -> Path:
-    return project.root / "ablation"
+    return A.study_dir(project, "ablation")
 
 
 def _index_path(project: Project) -> Path:
@@ -206,12 +206,10 @@ def copy_base(parent: Project, child: Project) -> None:
     for artifact in BASE_FILES:
         if artifact.exists(parent):
             atomic_write_bytes(artifact.path(child), artifact.path(parent).read_bytes())
-    manifest = child.manifest()
-    manifest["stages"]["base"] = {
+    child.record_copied_stage("base", {
         "state": "done", "fingerprint": child.fingerprint("base"), "run_id": src["run_id"],
         "seconds": src.get("seconds", 0.0), "finished": src.get("finished", ""), "info": src.get("info", {}),
-        "copied_from": {"run_id": src["run_id"], "sha256": _file_hash(A.BASE_MODEL.path(parent))}}
-    write_json(child.manifest_path, json_safe(manifest))
+        "copied_from": {"run_id": src["run_id"], "sha256": _file_hash(A.BASE_MODEL.path(parent))}})
 
 
 def base_problem(parent: Project, child: Project) -> str:

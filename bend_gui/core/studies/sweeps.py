@@ -61,7 +61,7 @@ EVAL_UNITS = 50             # a k-point's evaluation counted as this many traini
 
 
 def sweep_dir(project: Project) -> Path:
-    return project.root / "sweeps"
+    return A.study_dir(project, "sweeps")
 
 
 def sweep_path(project: Project, over: str) -> Path:

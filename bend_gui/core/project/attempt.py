@@ -6,7 +6,7 @@ whole and must not be offered as done again."""
 from __future__ import annotations
 
 from ..fileio import atomic_write_bytes
-from ..project.folder import Project
+from .folder import Project
 
 
 class StageFiles:
