@@ -3,6 +3,8 @@ settings of the selected stage (locked while a job runs, since the job reads the
 
 from __future__ import annotations
 
+from functools import partial
+
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
@@ -21,6 +23,7 @@ from PySide6.QtWidgets import (
 from ..core.errors import ConfigError
 from ..core.project.folder import STAGE_INPUTS, STAGE_TITLES, STAGES
 from ..core.results.report import duration, pct
+from .confirm import ask
 from .project_model import ProjectModel
 from .settings_form import SettingsForm
 
@@ -201,25 +204,13 @@ class PipelinePanel(QWidget):
         s = self.selected_stage()
         st = self.model.state(s)
         later = STAGES[STAGES.index(s) + 1:]
-        self.confirm = QMessageBox(
-            QMessageBox.Icon.Question, "Rerun stage",
+        self.confirm = ask(
+            self, "Rerun stage",
             f"Rerun {STAGE_TITLES[s]}? Its last run took {duration(st.seconds)}. When the rerun finishes, its "
             f"outputs are replaced" + (f" and {len(later)} later stage{'s' if len(later) > 1 else ''} become stale"
                                        if later else "")
             + "; until then the current results stay. Cancel stops it and keeps them.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
-        self.confirm.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        self.confirm.setProperty("stage", s)
-        self.confirm.finished.connect(self._on_rerun_answer)
-        self.confirm.open()
-
-    @Slot(int)
-    def _on_rerun_answer(self, _result: int) -> None:
-        box = self.confirm
-        if box is None or box.standardButton(box.clickedButton()) != QMessageBox.StandardButton.Yes:
-            return
-        s = box.property("stage")
-        self.model.run_pipeline(until=s, force=(s,))
+            partial(self.model.run_pipeline, until=s, force=(s,)))
 
     @Slot()
     def _resume(self) -> None:

@@ -4,6 +4,8 @@ as one job, compare sBEND, aBEND ± std and the snapshots' mean accuracy per sub
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
@@ -30,6 +32,7 @@ from ...core.errors import BendError
 from ...core.ml.subset_size import size_warning
 from ...core.results.report import pct, pct_pm
 from ...core.studies import ablation
+from ..confirm import ask
 from ..page_job import PageJob
 from ..pipeline_panel import STATE_COLORS
 from ..plots import PlotPanel, caption, legend_sample
@@ -392,20 +395,10 @@ class AblationPage(QWidget):
         slug = self.selected_slug()
         if slug is None:
             return
-        self.confirm = QMessageBox(QMessageBox.Icon.Question, "Remove variant",
-                                   f"Delete the variant {slug} and everything it computed "
-                                   f"({self.model.project.root / 'ablation' / slug})?",
-                                   QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
-        self.confirm.setProperty("slug", slug)
-        self.confirm.finished.connect(self._on_confirm)
-        self.confirm.open()
+        self.confirm = ask(self, "Remove variant", f"Delete the variant {slug} and everything it computed "
+                           f"({ablation.ablation_dir(self.model.project) / slug})?", partial(self._remove, slug))
 
-    @Slot(int)
-    def _on_confirm(self, result: int) -> None:
-        box = self.confirm
-        if box is None or box.standardButton(box.clickedButton()) != QMessageBox.StandardButton.Yes:
-            return
-        slug = box.property("slug")
+    def _remove(self, slug: str) -> None:
         if self.model.busy:
             self.error.setText("a job is running: remove the variant when it has finished")
             return
