@@ -153,7 +153,7 @@ class PipelinePanel(QWidget):
             label = st.state + (" · resumable" if st.resumable and st.state != "done" else "")
             it.setText(1, label)
             it.setForeground(1, QBrush(QColor(STATE_COLORS.get(st.state, "#000"))))
-            it.setText(2, f"{st.seconds:.1f} s" if st.state in ("done", "stale") else "")
+            it.setText(2, duration(st.seconds) if st.state in ("done", "stale") else "")
             it.setToolTip(1, st.detail)
         self._show_detail()
         self._update_buttons()

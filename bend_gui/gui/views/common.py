@@ -203,3 +203,10 @@ def fit_table_height(table: QTableWidget, rows: int | None = None) -> None:
     if table.horizontalScrollBar().isVisible():
         h += table.horizontalScrollBar().height()
     table.setFixedHeight(h + 2)
+
+
+def wrapped_tip(text: str) -> str:
+    """A tooltip Qt wraps to a readable width (plain text is one line, however long)."""
+    import html
+
+    return f"<qt>{html.escape(text)}</qt>" if text else ""

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from ...core.results.tables import IouMatrix, Results, diversity_rows
 from ..plots import PALETTE, PlotPanel, caption
-from .common import NumericItem, ResultsPage, fit_table_height, text_item
+from .common import NumericItem, ResultsPage, fit_table_height, text_item, wrapped_tip
 
 BAR_COLORS = {"generated": PALETTE[0], "original": PALETTE[7], "cross": PALETTE[4]}
 BASELINE_COLOR = "#9ecae1"
@@ -164,7 +164,7 @@ class DiversityBars(PlotPanel):
         pi = self.plot_item
         pi.setTitle(title, size="10pt")
         pi.setLabel("bottom", title)
-        pi.getAxis("bottom").setToolTip(help_)
+        pi.getAxis("bottom").setToolTip(wrapped_tip(help_))
         short = {"generated": "generated", "original": "snapshots", "cross": "generated vs snapshots"}
         labels = [short.get(r["set"], "baseline " + r["set"]) + (" (d_o)" if r["measure"] == "d_o" and
                                                                    measure == "d" else "") for r in rows]
@@ -202,7 +202,7 @@ class DiversityPage(ResultsPage):
         self.table.setColumnCount(4)
         self.table.setHorizontalHeaderLabels(["set", "d_i / d_o", "disagree/pair (%)", "mean IoU"])
         for c, tip in enumerate(["", MEASURES["d"][1], MEASURES["disagree"][1], MEASURES["mean_iou"][1]]):
-            self.table.horizontalHeaderItem(c).setToolTip(tip)
+            self.table.horizontalHeaderItem(c).setToolTip(wrapped_tip(tip))
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
