@@ -123,7 +123,7 @@ def looks_like_torch_zip(path: Path) -> bool:
 
 
 def remove_temp_files(folder: Path, min_age_s: float = 0.0) -> list[Path]:
-    """Delete the temp files `atomic_write_bytes` leaves when a process dies mid-write (`.NAME.XXXX.tmp`)
+    """Delete the temp files `atomic_write_bytes` leaves when a process dies mid-write (`.NAME.<random>.tmp`)
     and older than `min_age_s`. Call it only while no one else writes into `folder` (under the project lock)."""
     gone, now = [], time.time()
     for p in Path(folder).glob(".*.tmp"):

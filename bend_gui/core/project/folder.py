@@ -150,7 +150,7 @@ class Project:
         return self.dir(stage) / "checkpoint.pt"
 
     def remove_temp_files(self) -> list[Path]:
-        """Delete what writes cut off by a crash left (`.NAME.XXXX.tmp`); only under the lock. In the root, only
+        """Delete what writes cut off by a crash left (`.NAME.<random>.tmp`); only under the lock. In the root, only
         old ones: the GUI saves project.toml there without taking the lock."""
         gone = remove_temp_files(self.root, min_age_s=60.0)
         return gone + [p for s in STAGES if self.dir(s).is_dir() for p in remove_temp_files(self.dir(s))]
