@@ -79,7 +79,7 @@ def save_tensors(path: Path, obj) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def load_tensors(path: Path, map_location="cpu"):
+def load_tensors(path: Path, map_location="cpu", mmap: bool = False):
     """Load a .pt file with weights_only=True. Each way it can fail gets its own message: missing, empty,
     refused (it names Python code to run), truncated or damaged, or not a torch.save file at all."""
     path = Path(path)
@@ -88,7 +88,8 @@ def load_tensors(path: Path, map_location="cpu"):
     if path.stat().st_size == 0:
         raise ProjectError(f"{path}: empty file (0 bytes); it was cut off while being written or copied")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        # mmap: tensors are mapped, not read, for a caller that only looks at the plain data beside them
+        return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as e:  # noqa: BLE001 - torch raises many types for bad bytes; all become one message
         raise ProjectError(f"{path}: {_load_problem(path, e)}") from None
 

@@ -102,11 +102,13 @@ class Checkpoint:
         self.fingerprint, self.every = fingerprint, every_seconds
         self._last = time.monotonic()
 
-    def load(self) -> dict | None:
+    def load(self, peek: bool = False) -> dict | None:
+        """The matching checkpoint's state, or None. `peek` maps its tensors instead of reading them: enough
+        to tell whether the stage will resume, without reading a large checkpoint twice."""
         if not self.path.exists():
             return None
         try:
-            state = load_tensors(self.path)
+            state = load_tensors(self.path, mmap=peek)
         except Exception:  # noqa: BLE001 - an unreadable checkpoint only means starting over
             return None
         return state if state.get("fingerprint") == self.fingerprint else None

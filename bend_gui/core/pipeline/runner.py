@@ -77,7 +77,7 @@ def run(project: Project, *, until: str | None = None, only: str | None = None, 
                 project.set_running_stage(s)
                 fp = project.fingerprint(s, cfg)
                 # announce a resume only when the stage will accept the checkpoint (not a stale or broken one)
-                yield StageStarted(s, resumed=Checkpoint(project, s, fp).load() is not None)
+                yield StageStarted(s, resumed=Checkpoint(project, s, fp).load(peek=True) is not None)
                 files = StageFiles(project, s) if project.last_good(s) else None
                 stopped = functools.partial(_record_stop, project, s, fp, files)
                 t0 = time.perf_counter()
