@@ -155,6 +155,8 @@ class RunConfig:
     threads: int = opt(0, "CPU threads for torch (0 = torch's default)", min=0)
     cache_limit_gb: float = opt(4.0, "largest activation cache kept in memory; above it the frozen part "
                                 "runs again for every batch", min=0.0)
+    log_every: int = opt(10, "training stages report their loss and learning rate every N steps, so curves "
+                         "grow while an epoch runs (written to <stage>/steps.csv)", min=1)
 
 
 SECTIONS: dict[str, type] = {
