@@ -1,30 +1,64 @@
-"""`bend`: the headless command over the same core the app uses."""
+"""`bend`: the headless command over the same core the app uses.
+
+stdout carries results only (tables, JSON); progress and messages go through `logging` to stderr. Only the
+commands that compute import torch, so `bend status` and `bend templates` start in a fraction of a second.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
 from pathlib import Path
 
-from .core.errors import BendError, Cancelled
-from .core.events import CancelFlag, Message, Metric, Progress, StageFinished, StageStarted
+import shtab
+
+from .console import logs
+from .console.events import EventPrinter
+from .console.progress import progress_kind
+from .core.errors import (
+    EXIT_BUG,
+    EXIT_INTERRUPTED,
+    EXIT_OUT_OF_MEMORY,
+    BendError,
+    Cancelled,
+)
+from .core.events import CancelFlag, StageFinished
 from .core.fileio import json_safe
-from .core.pipeline import preflight
-from .core.pipeline import runner as pipeline
 from .core.project.folder import STAGE_TITLES, STAGES, Project
 from .core.settings import config as C
 from .core.settings.templates import DEMO, list_templates, load_template
 
+log = logging.getLogger("bend_gui.cli")
+
+EXIT_CODES = """exit codes:
+  0    done
+  1    a bug in bend (the message says how to get the traceback)
+  2    bad input: a setting, a file, a dataset or a project that cannot be used as it is; nothing was changed
+  3    project busy: another process holds the project's lock (the message names its pid); retry later
+  4    out of memory: a stage did not fit, or ran out while running; lower the setting the message names
+  130  interrupted (Ctrl-C or SIGTERM): the stage stopped at a safe point; `bend run` resumes it"""
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(json_safe(obj), indent=2, allow_nan=False), flush=True)
+
 
 def cmd_new(args) -> int:
+    from .core.pipeline import preflight
+
     cfg = load_template(args.template) if args.template else C.ProjectConfig()
     cfg = C.with_values(cfg, [C.parse_assignment(s) for s in args.set or []])
     cfg.name = Path(args.dir).name
     subset = preflight.check(cfg, need_data=not args.no_data_check, memory_for=("autoencoder",))
     p = Project.create(args.dir, cfg)
+    if args.json:
+        _print_json({"project": str(p.root), "backbone": cfg.model.backbone, "dataset": cfg.data.dataset,
+                     "subset": list(cfg.subset.layers), "d": subset.d})
+        return 0
     print(f"created {p.root} ({cfg.model.backbone} on {cfg.data.dataset}, subset d = {subset.d:,}); "
           f"next: bend run {args.dir}")
     return 0
@@ -34,14 +68,14 @@ def _ctrl_c_cancels(cancel: CancelFlag):
     """Make the first Ctrl-C (or SIGTERM, what `kill` and job schedulers send) set the cancel flag: a clean
     stop at the next safe point, with a checkpoint; a second one aborts. Returns the previous handlers, for
     `_restore_signals`."""
-    from tqdm import tqdm
 
     def on_signal(signum, frame):
         if cancel.is_set():
             raise KeyboardInterrupt
         cancel.set()
         how = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
-        tqdm.write(f"cancelling at the next safe point ({how} again to abort at once)…")
+        # os.write, not logging or print: a signal handler must not wait for a lock the program holds
+        os.write(2, f"\ncancelling at the next safe point ({how} again to abort at once)…\n".encode())
 
     return {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
 
@@ -51,49 +85,47 @@ def _restore_signals(old: dict) -> None:
         signal.signal(sig, handler)
 
 
-def cmd_run(args) -> int:
-    from tqdm import tqdm
-
-    project = Project.open(args.dir)
+def _drive(factory, label: str, quiet: bool, show=None, printer: EventPrinter | None = None) -> int:
+    """Run a core job (factory(cancel) gives its event generator) with progress on stderr and Ctrl-C as
+    cancel; 0 when done, 130 when cancelled. `show(event)` also sees each event."""
     cancel = CancelFlag()
     old = _ctrl_c_cancels(cancel)
-    bar = None
+    printer = printer or EventPrinter(progress_kind(quiet), label)
     try:
-        for ev in pipeline.run(project, until=args.until, only=args.only, force=tuple(args.force or ()),
-                               cancel=cancel):
-            if isinstance(ev, StageStarted):
-                bar = tqdm(total=1, desc=STAGE_TITLES[ev.stage], unit="step", dynamic_ncols=True,
-                           leave=True, disable=args.quiet or None)
-                if ev.resumed:
-                    tqdm.write(f"{ev.stage}: resuming from checkpoint")
-            elif isinstance(ev, Progress) and bar is not None:
-                if ev.step or bar.total != ev.total:  # a sub-step (the activation cache) has its own count
-                    bar.total = ev.total
-                bar.n = ev.done
-                bar.set_postfix_str(ev.text, refresh=False)
-                bar.refresh()
-            elif isinstance(ev, Metric) and ev.stage == "base" and not args.quiet:
-                v = ev.values
-                tqdm.write(f"base: epoch {int(ev.x)} train loss {v['train_loss']:.4f} "
-                           f"test acc {v['test_acc']:.4f} ({v['seconds']:.1f} s)")
-            elif isinstance(ev, Message) and not args.quiet:
-                tqdm.write(f"{ev.stage}: {ev.text}")
-            elif isinstance(ev, StageFinished):
-                if bar is not None:
-                    bar.close()
-                    bar = None
-                note = "up to date, skipped" if ev.skipped else f"done in {ev.seconds:.1f} s"
-                print(f"{STAGE_TITLES[ev.stage]}: {note}")
+        for ev in factory(cancel):
+            printer(ev)
+            if show is not None:
+                show(ev)
     except Cancelled:
-        if bar is not None:
-            bar.close()
-        print(f"cancelled; `bend run {args.dir}` resumes from the last checkpoint", file=sys.stderr)
-        return 130
+        printer.close()
+        log.warning("cancelled; what was finished is saved, and the next run resumes from the last checkpoint")
+        return EXIT_INTERRUPTED
     finally:
         _restore_signals(old)
-        if bar is not None:
-            bar.close()
+        printer.close()
     return 0
+
+
+def cmd_run(args) -> int:
+    from .core.pipeline import runner as pipeline
+
+    project = Project.open(args.dir)
+    finished = []
+
+    def summary(ev) -> None:  # the run's result on stdout: what each stage did, as it happens
+        if isinstance(ev, StageFinished):
+            finished.append({"stage": ev.stage, "skipped": ev.skipped, "seconds": ev.seconds})
+            if not args.json:
+                note = "up to date, skipped" if ev.skipped else f"done in {ev.seconds:.1f} s"
+                print(f"{STAGE_TITLES[ev.stage]}: {note}", flush=True)
+
+    rc = _drive(lambda cancel: pipeline.run(project, until=args.until, only=args.only,
+                                            force=tuple(args.force or ()), cancel=cancel),
+                "", args.quiet, show=summary,
+                printer=EventPrinter(progress_kind(args.quiet), finish_level=logging.INFO if args.json else logging.DEBUG))
+    if args.json:
+        _print_json({"project": str(project.root), "cancelled": rc == EXIT_INTERRUPTED, "stages": finished})
+    return rc
 
 
 def cmd_status(args) -> int:
@@ -101,9 +133,9 @@ def cmd_status(args) -> int:
     project.load_config()  # an unreadable project.toml is one error line, not six stale stages
     states = project.stage_states()
     if args.json:
-        print(json.dumps(json_safe({"project": str(project.root), "stages": [
+        _print_json({"project": str(project.root), "stages": [
             {"stage": s.stage, "state": s.state, "detail": s.detail, "seconds": s.seconds,
-             "resumable": s.resumable, "info": s.info} for s in states]}), indent=2, allow_nan=False))
+             "resumable": s.resumable, "info": s.info} for s in states]})
         return 0
     print(project.root)
     for s in states:
@@ -121,8 +153,8 @@ def cmd_report(args) -> int:
     metrics, note = load_metrics(project), project.require_last_good("evaluate")
     if args.json:
         if note:
-            print(f"note: these results are {note}", file=sys.stderr)
-        print(json.dumps(metrics, indent=2))
+            log.warning("these results are %s", note)
+        _print_json(metrics)
         return 0
     cfg = project.load_config()
     title = (f"BEND report · {project.root} · {cfg.model.backbone} on {cfg.data.dataset} · "
@@ -135,10 +167,13 @@ def cmd_export(args) -> int:
     from .core.results.bundle_export import export
 
     summary = export(Project.open(args.dir), Path(args.out), members=args.members, rule=args.rule)
+    if summary["note"]:
+        log.warning("the bundle is %s", summary["note"])
+    if args.json:
+        _print_json(summary)
+        return 0
     print(f"wrote {summary['path']}: {summary['members']} members ({summary['source']}), d = {summary['d']:,}, "
           f"rule {summary['rule']}, {summary['bytes'] / 2**20:.1f} MiB")
-    if summary["note"]:
-        print(f"note: the bundle is {summary['note']}", file=sys.stderr)
     return 0
 
 
@@ -146,39 +181,17 @@ def cmd_layers(args) -> int:
     from .core.ml.backbones import build_model, last_batchnorms, list_modules
 
     model = build_model(args.backbone, args.channels, args.classes)
-    for m in list_modules(model):
-        if m.own_params or args.all:
-            depth = m.name.count(".")
-            print(f"{'  ' * depth}{m.name:<{40 - 2 * depth}} {m.type:<18} {m.own_params:>10,}")
-    print(f"default subset (last two BatchNorm layers): {', '.join(last_batchnorms(model))}")
-    return 0
-
-
-def _drive(factory, label: str, quiet: bool) -> int:
-    """Run a core job (factory(cancel) gives its event generator) with a tqdm bar and Ctrl-C as cancel;
-    0 when done, 130 when cancelled."""
-    from tqdm import tqdm
-
-    cancel = CancelFlag()
-    old = _ctrl_c_cancels(cancel)
-    bar = tqdm(total=1, desc=label, unit="step", dynamic_ncols=True, disable=quiet or None)
-    try:
-        for ev in factory(cancel):
-            if isinstance(ev, Progress):
-                if bar.total != ev.total:
-                    bar.total = ev.total
-                bar.n = ev.done
-                bar.set_postfix_str(ev.text, refresh=False)
-                bar.refresh()
-            elif isinstance(ev, Message) and not quiet:
-                tqdm.write(f"{ev.stage}: {ev.text}")
-    except Cancelled:
-        bar.close()
-        print("cancelled; what was finished is saved", file=sys.stderr)
-        return 130
-    finally:
-        _restore_signals(old)
-        bar.close()
+    modules = [m for m in list_modules(model) if m.own_params or args.all]
+    default = last_batchnorms(model)
+    if args.json:
+        _print_json({"backbone": args.backbone, "default_subset": list(default), "modules": [
+            {"name": m.name, "type": m.type, "own_params": m.own_params, "total_params": m.total_params,
+             "is_batchnorm": m.is_batchnorm} for m in modules]})
+        return 0
+    for m in modules:
+        depth = m.name.count(".")
+        print(f"{'  ' * depth}{m.name:<{40 - 2 * depth}} {m.type:<18} {m.own_params:>10,}")
+    print(f"default subset (last two BatchNorm layers): {', '.join(default)}")
     return 0
 
 
@@ -234,94 +247,132 @@ def cmd_ablation(args) -> int:
 
 
 def cmd_templates(args) -> int:
-    for name, path in list_templates().items():
-        cfg = C.load(path)
-        print(f"{name:<24} {cfg.description}")
+    rows = [{"name": name, "description": C.load(path).description, "path": str(path)}
+            for name, path in list_templates().items()]
+    if args.json:
+        _print_json(rows)
+        return 0
+    for r in rows:
+        print(f"{r['name']:<24} {r['description']}")
     return 0
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bend-studio")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        from . import __version__
+        return __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="bend", description="BEND Studio, headless: create, run and inspect "
-                                 "BEND experiments (bagging with neural-network diffusion).")
-    sub = ap.add_subparsers(dest="command", required=True)
+                                 "BEND experiments (bagging with neural-network diffusion). Results go to "
+                                 "stdout; progress and messages to stderr.", epilog=EXIT_CODES,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--version", action="version", version=f"bend {_version()}")
+    shtab.add_argument_to(ap, ["--print-completion"], help="print a shell completion script (see README)")
+    # every command takes -q/-v; every command that reports takes --json
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr: no "
+                        "progress, no messages")
+    common.add_argument("-v", "--verbose", action="count", default=0, help="also debug lines on stderr "
+                        "(per-step losses, study points)")
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("new", help="create a project folder")
-    p.add_argument("dir")
+    def command(name, func, help, json=True):
+        p = sub.add_parser(name, help=help, description=help, parents=[common, as_json] if json else [common],
+                           epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(func=func)
+        return p
+
+    def project_dir(p, what="the project folder"):
+        p.add_argument("dir", metavar="DIR", help=what).complete = shtab.DIRECTORY
+
+    p = command("new", cmd_new, "create a project folder")
+    project_dir(p, "the new project folder (must not exist, or be empty)")
     p.add_argument("--template", help=f"start from a template (e.g. {DEMO}; `bend templates` lists them)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a setting")
     p.add_argument("--no-data-check", action="store_true", help="create it even if the dataset is missing")
-    p.set_defaults(func=cmd_new)
 
-    p = sub.add_parser("run", help="run the pipeline (finished stages with unchanged inputs are skipped)")
-    p.add_argument("dir")
+    p = command("run", cmd_run, "run the pipeline (finished stages with unchanged inputs are skipped)")
+    project_dir(p)
     p.add_argument("--until", choices=STAGES, help="stop after this stage")
     p.add_argument("--only", choices=STAGES, help="run just this stage (earlier ones must be done)")
     p.add_argument("--force", action="append", choices=STAGES, help="rerun this stage even if done")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or messages")
-    p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("status", help="which stages are done, stale, failed or resumable")
-    p.add_argument("dir")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_status)
+    p = command("status", cmd_status, "which stages are done, stale, failed or resumable")
+    project_dir(p)
 
-    p = sub.add_parser("report", help="Table 3, the baselines, diversity, calibration and efficiency")
-    p.add_argument("dir")
-    p.add_argument("--json", action="store_true", help="print results/metrics.json")
-    p.set_defaults(func=cmd_report)
+    p = command("report", cmd_report, "Table 3, the baselines, diversity, calibration and efficiency")
+    project_dir(p)
 
-    p = sub.add_parser("export", help="write the ensemble as a .pt bundle (loads with bend_gui.bundle.load)")
-    p.add_argument("dir")
-    p.add_argument("out", metavar="OUT.pt")
+    p = command("export", cmd_export, "write the ensemble as a .pt bundle (loads with bend_gui.bundle.load)")
+    project_dir(p)
+    p.add_argument("out", metavar="OUT.pt", help="the bundle to write (outside any project folder)"
+                   ).complete = shtab.FILE
     p.add_argument("--members", choices=("generated", "original"), default="generated")
     p.add_argument("--rule", choices=("sbend", "abend", "soft"), default="sbend")
-    p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("layers", help="list a backbone's modules with their parameter counts")
-    p.add_argument("backbone")
+    p = command("layers", cmd_layers, "list a backbone's modules with their parameter counts")
+    p.add_argument("backbone", help="a backbone name, e.g. resnet18 (the wizard lists them)")
     p.add_argument("--channels", type=int, default=3)
     p.add_argument("--classes", type=int, default=10)
     p.add_argument("--all", action="store_true", help="also modules without parameters of their own")
-    p.set_defaults(func=cmd_layers)
 
-    p = sub.add_parser("sweep", help="accuracy vs m (one trained generator) or vs k (a generator trained per "
-                       "point), mean ± std over seeds (BEND Figure 5)")
-    p.add_argument("dir")
+    p = command("sweep", cmd_sweep, "accuracy vs m (one trained generator) or vs k (a generator trained per "
+                "point), mean ± std over seeds (BEND Figure 5)", json=False)
+    project_dir(p)
     p.add_argument("--over", choices=("m", "k"), required=True)
     p.add_argument("--values", help="comma-separated m or k values, e.g. 5,10,20,50,100")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     p.add_argument("--m", type=int, help="k-sweep only: members generated per point (default [generate] m)")
     p.add_argument("--summary", action="store_true", help="only print the saved sweep")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages")
-    p.set_defaults(func=cmd_sweep)
 
-    p = sub.add_parser("ablation", help="layer ablation (BEND Table 5): variants of the subset sharing the base")
-    p.add_argument("dir")
+    p = command("ablation", cmd_ablation, "layer ablation (BEND Table 5): variants of the subset sharing the "
+                "base", json=False)
+    project_dir(p)
     p.add_argument("--add", action="append", metavar="LAYERS", help="add a variant, e.g. --add bn4 or "
                    "--add 'bn3,fc2' (module names or glob patterns)")
     p.add_argument("--remove", action="append", metavar="SLUG", help="delete a variant's folder")
     p.add_argument("--run", action="store_true", help="run the variants that are not done")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages")
-    p.set_defaults(func=cmd_ablation)
 
-    p = sub.add_parser("templates", help="list project templates")
-    p.set_defaults(func=cmd_templates)
+    command("templates", cmd_templates, "list project templates")
     return ap
+
+
+def _out_of_memory(e: BaseException) -> bool:
+    """An allocation failure outside a pipeline stage (the runner names those itself), without importing
+    torch to ask: torch.OutOfMemoryError, MemoryError, or the CPU allocator's RuntimeError."""
+    return isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError" or (
+        isinstance(e, RuntimeError) and ("can't allocate memory" in str(e) or "out of memory" in str(e)))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logs.setup(-1 if args.quiet else args.verbose)
     try:
         return args.func(args)
     except BendError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except Exception as e:  # noqa: BLE001 - a bug, not bad input: one line, the traceback on request
+        log.error("%s", e)
+        return e.exit_code
+    except KeyboardInterrupt:  # a second Ctrl-C: no checkpoint this time
+        log.error("interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as e:
         if os.environ.get("BEND_DEBUG"):
             raise
         first = str(e).splitlines()[0] if str(e) else ""
-        print(f"error: {type(e).__name__}: {first} (set BEND_DEBUG=1 for the traceback)", file=sys.stderr)
-        return 1
+        if _out_of_memory(e):
+            log.error("out of memory (%s: %s); lower the batch size or the number of members", type(e).__name__,
+                      first)
+            return EXIT_OUT_OF_MEMORY
+        log.error("%s: %s (set BEND_DEBUG=1 for the traceback)", type(e).__name__, first)
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

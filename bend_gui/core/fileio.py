@@ -13,8 +13,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
-
 from .errors import ProjectError
 
 _UMASK = os.umask(0)
@@ -74,6 +72,8 @@ def read_json(path: Path):
 
 def save_tensors(path: Path, obj) -> None:
     """torch.save through a buffer, then an atomic write. `obj` holds tensors, numbers, strings, lists, dicts."""
+    import torch  # here, not at the top: commands that read no tensors (`bend status`) start without torch
+
     buf = io.BytesIO()
     torch.save(obj, buf)
     atomic_write_bytes(path, buf.getvalue())
@@ -82,6 +82,8 @@ def save_tensors(path: Path, obj) -> None:
 def load_tensors(path: Path, map_location="cpu", mmap: bool = False):
     """Load a .pt file with weights_only=True. Each way it can fail gets its own message: missing, empty,
     refused (it names Python code to run), truncated or damaged, or not a torch.save file at all."""
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise ProjectError(f"{path}: file not found")

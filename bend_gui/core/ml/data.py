@@ -273,6 +273,14 @@ def image_folder_layout(root: Path) -> tuple[Path, Path | None]:
     return root, None
 
 
+def _image(ds, i: int) -> torch.Tensor:
+    """Image i of an ImageFolder; a file PIL cannot read (corrupt, truncated) is named, not a traceback."""
+    try:
+        return ds[i][0]
+    except (OSError, ValueError) as e:  # PIL's UnidentifiedImageError and "image file is truncated" are OSErrors
+        raise DataError(f"{ds.samples[i][0]}: not a readable image ({e}); remove or replace it") from None
+
+
 def _load_image_folder(cfg: DataConfig) -> Dataset:
     from torchvision.datasets import ImageFolder
     from torchvision.transforms import v2
@@ -295,7 +303,7 @@ def _load_image_folder(cfg: DataConfig) -> Dataset:
             if unknown:
                 raise DataError(f"{folder}: classes {unknown} are not among the training classes {classes}")
             targets = [classes.index(ds.classes[t]) for t in targets]
-        xs = torch.stack([ds[i][0] for i in range(len(ds))])
+        xs = torch.stack([_image(ds, i) for i in range(len(ds))])
         return xs, torch.tensor(targets, dtype=torch.int64), ds.classes
 
     train_dir, test_dir = image_folder_layout(root)

@@ -9,11 +9,12 @@ from typing import Iterator
 
 import torch
 
-from ..errors import BendError, Cancelled, ProjectError
+from ..errors import BendError, Cancelled, MemoryLimitError, ProjectError
 from ..events import CancelFlag, Event, StageFinished, StageStarted
 from ..ml.device import resolve_device
 from ..project.attempt import StageFiles
 from ..project.folder import STAGES, Project, stage_index
+from ..project.runlog import log_event, logged, run_log
 from . import preflight
 from .context import Checkpoint, StageContext
 from .stages import RUNNERS
@@ -67,22 +68,22 @@ def run(project: Project, *, until: str | None = None, only: str | None = None, 
             raise BendError(f"stage {pending[0]} needs {s}, which is {states[s].state}; run it first")
     preflight.check(cfg, need_data=True, memory_for=tuple(pending))
     ctx = StageContext(project, cfg, device, cancel)
-    with project.lock(what):
+    with project.lock(what), run_log(project.root, what, pending):
         project.remove_temp_files()  # a crash mid-write left them; nothing else writes here now
         try:
             for s in todo:
                 if s not in force and project.state(s).state == "done":
-                    yield StageFinished(s, 0.0, skipped=True)
+                    yield log_event(StageFinished(s, 0.0, skipped=True))
                     continue
                 project.set_running_stage(s)
                 fp = project.fingerprint(s, cfg)
                 # announce a resume only when the stage will accept the checkpoint (not a stale or broken one)
-                yield StageStarted(s, resumed=Checkpoint(project, s, fp).load(peek=True) is not None)
+                yield log_event(StageStarted(s, resumed=Checkpoint(project, s, fp).load(peek=True) is not None))
                 files = StageFiles(project, s) if project.last_good(s) else None
                 stopped = functools.partial(_record_stop, project, s, fp, files)
                 t0 = time.perf_counter()
                 try:
-                    info = yield from RUNNERS[s](ctx)
+                    info = yield from logged(RUNNERS[s](ctx))
                 except Cancelled:
                     stopped("cancelled", "cancelled; Run resumes from the last checkpoint")
                     raise
@@ -94,11 +95,11 @@ def run(project: Project, *, until: str | None = None, only: str | None = None, 
                         msg = (f"{s}: out of memory on {device} ({str(e).splitlines()[0] if str(e) else 'no detail'}); "
                                f"lower the batch size or [run] cache_limit_gb, or choose a smaller subset")
                         stopped("failed", msg)
-                        raise BendError(msg) from None
+                        raise MemoryLimitError(msg) from None
                     stopped("failed", f"{type(e).__name__}: {e}")
                     raise
                 seconds = time.perf_counter() - t0
                 project.mark_done(s, seconds, info or {}, cfg)
-                yield StageFinished(s, seconds)
+                yield log_event(StageFinished(s, seconds))
         finally:
             project.set_running_stage(None)

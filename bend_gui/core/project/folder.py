@@ -19,11 +19,12 @@ import hashlib
 import json
 import os
 import socket
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ProjectError
+from ..errors import ProjectBusyError, ProjectError
 from ..fileio import atomic_write_text, json_safe, read_csv, read_json, remove_temp_files, write_json
 from ..settings import config as C
 from .artifacts import STAGE_OUTPUTS
@@ -316,14 +317,21 @@ class Project:
 
     @contextlib.contextmanager
     def lock(self, what: str):
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # a job writes here: say so before any stage starts (a .lock left by another user may be writable)
+            with tempfile.TemporaryFile(dir=self.root):
+                pass
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except PermissionError as e:
+            raise ProjectError(f"{self.root}: the project folder is not writable for this user ({e.strerror}: "
+                               f"{e.filename or self.root}); fix its permissions or copy the project somewhere "
+                               f"writable") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             holder = self.lock_holder() or {}
-            raise ProjectError(f"{self.root}: busy: {holder.get('what', 'a job')} is running there "
-                               f"(pid {holder.get('pid', '?')} on {holder.get('host', '?')})") from None
+            raise ProjectBusyError(f"{self.root}: busy: {holder.get('what', 'a job')} is running there "
+                                   f"(pid {holder.get('pid', '?')} on {holder.get('host', '?')})") from None
         self._lock_fd = fd
         try:
             self._write_lock_info({"pid": os.getpid(), "host": socket.gethostname(), "what": what, "stage": None})
