@@ -127,7 +127,7 @@ def test_diverged_training_raises_in_process(tiny_cfg):
 def test_new_refuses_a_subset_whose_autoencoder_cannot_fit(tmp_path):
     r = bend("new", tmp_path / "p", "--set", "model.backbone='resnet18'", "--set", "subset.layers=['*']",
              "--no-data-check")
-    assert r.returncode == 2
+    assert r.returncode == 4  # out of memory
     line = r.stderr.strip()
     assert line.startswith("error: autoencoder: needs about") and "d = 11,172,810" in line
     assert "is available" in line and "the subset" in line and "Table 5" in line
@@ -142,7 +142,7 @@ def test_a_run_that_cannot_fit_is_refused_before_it_starts(finished_project, set
     before, manifest = digests(finished_project), finished_project.manifest_path.read_bytes()
     change(finished_project, **setting)
     r = bend("run", finished_project.root, "--quiet", env={memory.ENV_LIMIT: "0.05"})
-    assert r.returncode == 2
+    assert r.returncode == 4  # out of memory
     for w in words + ["is available", f"{memory.ENV_LIMIT} = 0.05"]:
         assert w in r.stderr, r.stderr
     assert finished_project.manifest_path.read_bytes() == manifest and digests(finished_project) == before

@@ -99,7 +99,7 @@ def test_out_of_memory_in_a_rerun_keeps_the_stage_done(finished_project, monkeyp
     ids = run_ids(p)
     monkeypatch.setitem(stages.RUNNERS, "evaluate", out_of_memory)
     set_value(p, "evaluate", "abend_repeats", 4)
-    assert cli.main(["run", str(p.root), "-q"]) == 2
+    assert cli.main(["run", str(p.root), "-q"]) == 4  # exit code 4: out of memory
     assert "out of memory" in capsys.readouterr().err
     assert p.state("evaluate").state == "failed"
     set_value(p, "evaluate", "abend_repeats", 3)
@@ -228,5 +228,5 @@ def test_ablation_add_is_refused_while_a_run_holds_the_lock(finished_project):
     p = finished_project
     with p.lock("bend run"):
         r = bend("ablation", p.root, "--add", "fc2")
-    assert r.returncode == 2 and "busy" in r.stderr and "bend run" in r.stderr and str(os.getpid()) in r.stderr
+    assert r.returncode == 3 and "busy" in r.stderr and "bend run" in r.stderr and str(os.getpid()) in r.stderr
     assert not (p.root / "ablation").exists() or not any((p.root / "ablation").iterdir())

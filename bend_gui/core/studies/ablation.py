@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import ConfigError, ProjectError
+from ..errors import ConfigError, ProjectBusyError, ProjectError
 from ..events import CancelFlag, Event, Message, Metric, Progress, StageFinished, StageStarted, relay
 from ..fileio import atomic_write_bytes, read_json, write_json
 from ..pipeline import preflight
@@ -183,7 +183,8 @@ def remove_variant(project: Project, slug: str) -> None:
     child = Project.open(ablation_dir(project) / slug)
     holder = child.lock_holder()
     if holder:
-        raise ProjectError(f"variant {slug} is busy ({holder.get('what', 'a job')} is running there)")
+        raise ProjectBusyError(f"variant {slug} is busy ({holder.get('what', 'a job')} is running there, "
+                               f"pid {holder.get('pid', '?')})")
     shutil.rmtree(child.root)
     _write_index(project, [e for e in entries if e["slug"] != slug])
 
