@@ -35,10 +35,10 @@ def strict(path):
 
 
 def digests(project):
-    """sha256 of every file outside the manifest and checkpoints: what a failed run must not change."""
+    """sha256 of every file outside the manifest, checkpoints and run logs: what a failed run must not change."""
     return {p.relative_to(project.root): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(project.root.rglob("*")) if p.is_file() and p.name not in ("manifest.json", "project.toml")
-            and not p.name.startswith("checkpoint") and p.parent.name != ".bend"}
+            and not p.name.startswith("checkpoint") and p.parent.name not in (".bend", "logs")}
 
 
 def change(project, **values):
