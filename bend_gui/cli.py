@@ -33,6 +33,7 @@ from .core.settings import config as C
 from .core.settings.templates import DEMO, list_templates, load_template
 
 log = logging.getLogger("bend_gui.cli")
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a command killed by the closed pipe
 
 EXIT_CODES = """exit codes:
   0    done
@@ -40,7 +41,8 @@ EXIT_CODES = """exit codes:
   2    bad input: a setting, a file, a dataset or a project that cannot be used as it is; nothing was changed
   3    project busy: another process holds the project's lock (the message names its pid); retry later
   4    out of memory: a stage did not fit, or ran out while running; lower the setting the message names
-  130  interrupted (Ctrl-C or SIGTERM): the stage stopped at a safe point; `bend run` resumes it"""
+  130  interrupted (Ctrl-C or SIGTERM): the stage stopped at a safe point; `bend run` resumes it
+  141  stdout was closed early (`bend … | head`)"""
 
 
 def _print_json(obj) -> None:
@@ -363,6 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # a second Ctrl-C: no checkpoint this time
         log.error("interrupted")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `bend status DIR | head`: the reader left; say nothing, as `cat` would
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # or the exit's flush fails again
+        return EXIT_BROKEN_PIPE
     except Exception as e:
         if os.environ.get("BEND_DEBUG"):
             raise
