@@ -66,7 +66,11 @@ def run_log(root: Path, what: str, stages: list[str]) -> Iterator[Path]:
     """Log to a new file in `root`/logs while the block runs; log how it ended and re-raise."""
     folder = Path(root) / "logs"
     folder.mkdir(exist_ok=True)
-    path = folder / f"{dt.datetime.now():%Y%m%d-%H%M%S}-run.log"
+    stamp = f"{dt.datetime.now():%Y%m%d-%H%M%S}"
+    path, n = folder / f"{stamp}-run.log", 1
+    while path.exists():  # two runs within a second (a quick rerun): one file each
+        n += 1
+        path = folder / f"{stamp}-{n}-run.log"
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter(FORMAT))
     handler.setLevel(logging.INFO)
