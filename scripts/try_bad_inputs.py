@@ -1,4 +1,5 @@
-"""Feed the `bend` command bad inputs and sort what happens: a clear `error:` line with exit 2 (or a refusal
+"""Feed the `bend` command bad inputs and sort what happens: a clear `error:` line with exit 2, or 4 for a
+size that cannot fit in memory (or a refusal
 that keeps the project usable), a raw traceback, a silent success, or lost results.
 
     python scripts/try_bad_inputs.py [WORKDIR]
@@ -191,7 +192,7 @@ def main() -> int:
         args = brk(p)
         r = bend(*args, env=env)
         err = r.stderr.strip().splitlines()
-        raw = "Traceback" in r.stderr or (r.returncode not in (0, 2))
+        raw = "Traceback" in r.stderr or (r.returncode not in (0, 2, 4))  # 4: out of memory
         if restore:
             restore(p)
         # Every case is a mistake: exit 0 means it went through unnoticed. After the thing is put back, the
