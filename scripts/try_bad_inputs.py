@@ -1,6 +1,6 @@
-"""Feed the `bend` command bad inputs and sort what happens: a clear `error:` line with exit 2, or 4 for a
-size that cannot fit in memory (or a refusal
-that keeps the project usable), a raw traceback, a silent success, or lost results.
+"""Feed the `bend` command bad inputs and sort what happens: a clear `error:` line with exit 2 (4 for a size
+that cannot fit in memory), or a refusal that keeps the project usable; a raw traceback, a silent success, or
+lost results.
 
     python scripts/try_bad_inputs.py [WORKDIR]
 
