@@ -19,8 +19,9 @@ def format_duration(seconds: float) -> str:
 
 
 class PlainProgress:
-    """A line when a bar starts and ends, and in between one per tenth of the work done or per `heartbeat`
-    seconds of slow work, never two within `min_interval` seconds: a seven-minute stage leaves about ten."""
+    """A line when a bar starts (its end is the caller's line: done, skipped, failed), then one per tenth of
+    the work or per `heartbeat` seconds of slow work, never two within `min_interval` seconds: a seven-minute
+    stage leaves about ten."""
 
     def __init__(self, label: str, min_interval: float = 10.0, heartbeat: float = 60.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -28,14 +29,12 @@ class PlainProgress:
         self._key: tuple | None = None
         self._t0 = self._last = clock()
         self._done0 = self._tenth = 0
-        self._done = self._total = 0
         log.info("%s: started", label)
 
     def update(self, done: int, total: int, text: str = "", step: str = "") -> None:
         now = self.clock()
         if (step, total) != self._key:  # a sub-step (the activation cache) counts again from zero
             self._key, self._t0, self._done0, self._tenth = (step, total), now, done, 0
-        self._done, self._total = done, total
         tenth = int(10 * done / total) if total > 0 else 0
         waited = now - self._last
         if waited < self.min_interval or (tenth <= self._tenth and waited < self.heartbeat):
@@ -54,7 +53,7 @@ class PlainProgress:
         return line + (f" · {text}" if text else "")
 
     def close(self) -> None:
-        pass  # the stage's own end line says how it ended
+        pass
 
 
 class BarProgress:
