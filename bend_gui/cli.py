@@ -24,7 +24,8 @@ def cmd_new(args) -> int:
     cfg = C.with_values(cfg, [C.parse_assignment(s) for s in args.set or []])
     cfg.name = Path(args.dir).name
     subset = preflight.check(cfg, need_data=not args.no_data_check, memory_for=("autoencoder",))
-    p = Project.create(args.dir, cfg)
+    like = list_templates()[args.template].read_text(encoding="utf-8") if args.template else None
+    p = Project.create(args.dir, cfg, like=like)  # keeps the template's comments
     print(f"created {p.root} ({cfg.model.backbone} on {cfg.data.dataset}, subset d = {subset.d:,}); "
           f"next: bend run {args.dir}")
     return 0
