@@ -84,7 +84,7 @@ def run(project: Project, *, until: str | None = None, only: str | None = None, 
                 try:
                     info = yield from RUNNERS[s](ctx)
                 except Cancelled:
-                    stopped("cancelled", "cancelled; Run resumes from the last checkpoint")
+                    stopped("cancelled", "cancelled; resumable from the last checkpoint")
                     raise
                 except BendError as e:
                     stopped("failed", str(e))

@@ -267,7 +267,8 @@ class Project:
             elif e.get("state") in ("failed", "cancelled"):
                 st.state, st.detail = e["state"], e.get("detail", "")
             if running and running.get("stage") == s:
-                st.state, st.detail = "running", f"pid {running.get('pid')}"
+                st.state, st.detail = "running", (f"by {running.get('what') or 'a job'} (process {running.get('pid')} "
+                                                  f"on {running.get('host') or 'this machine'})")
             upstream_ok = upstream_ok and st.state == "done"
             out.append(st)
         return out
