@@ -124,16 +124,16 @@ class PipelinePanel(QWidget):
         lay.addWidget(self.form_area, 1)
         lay.addLayout(apply_row)
 
-        self.run_btn.clicked.connect(self._run)
-        self.run_all_btn.clicked.connect(self._run_all)
-        self.rerun_btn.clicked.connect(self._rerun)
-        self.resume_btn.clicked.connect(self._resume)
-        self.apply_btn.clicked.connect(self._apply)
-        self.revert_btn.clicked.connect(self._revert)
+        self.run_btn.clicked.connect(self.run_selected)
+        self.run_all_btn.clicked.connect(self.run_all)
+        self.rerun_btn.clicked.connect(self.rerun_selected)
+        self.resume_btn.clicked.connect(self.resume)
+        self.apply_btn.clicked.connect(self.apply_settings)
+        self.revert_btn.clicked.connect(self.revert_settings)
         self.tree.currentItemChanged.connect(self._on_selection)
         model.statesChanged.connect(self._update_states)
         model.busyChanged.connect(self._update_buttons)
-        model.configChanged.connect(self._revert)
+        model.configChanged.connect(self.revert_settings)
         self.tree.setCurrentItem(self.items["base"])
         self._update_states()
 
@@ -207,15 +207,15 @@ class PipelinePanel(QWidget):
     # --- actions -------------------------------------------------------------------------------------
 
     @Slot()
-    def _run(self) -> None:
+    def run_selected(self) -> None:
         self.model.run_pipeline(until=self.selected_stage())
 
     @Slot()
-    def _run_all(self) -> None:
+    def run_all(self) -> None:
         self.model.run_pipeline()
 
     @Slot()
-    def _rerun(self) -> None:
+    def rerun_selected(self) -> None:
         """Ask first: a rerun replaces outputs that may have cost hours, and makes every later stage stale."""
         s = self.selected_stage()
         st = self.model.state(s)
@@ -229,11 +229,11 @@ class PipelinePanel(QWidget):
             partial(self.model.run_pipeline, until=s, force=(s,)))
 
     @Slot()
-    def _resume(self) -> None:
+    def resume(self) -> None:
         self.model.resume()
 
     @Slot()
-    def _apply(self) -> None:
+    def apply_settings(self) -> None:
         form = self.form(self.selected_stage())
         try:
             cfg = form.config()
@@ -246,6 +246,6 @@ class PipelinePanel(QWidget):
         self.model.save_config(cfg)
 
     @Slot()
-    def _revert(self) -> None:
+    def revert_settings(self) -> None:
         for f in self.forms.values():
             f.set_config(self.model.config)

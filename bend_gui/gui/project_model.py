@@ -44,6 +44,7 @@ class ProjectModel(QObject):
         self._on_done: Callable[[JobOutcome], None] | None = None
         self._last_target: str | None = None
         self.failed_stage: str | None = None
+        self.plan: list[str] = []  # the stages the running pipeline job goes through (empty: another job)
         self.other_holder: dict | None = None  # what holds the project's lock when it is another process
         runner.events.connect(self._on_events)
         runner.finished.connect(self._on_finished)
@@ -140,15 +141,18 @@ class ProjectModel(QObject):
         def job(cancel):
             return pipeline.run(project, until=until, only=only, force=force, cancel=cancel, what="BEND Studio")
         what = f"run {only}" if only else f"run until {until}" if until else "run all"
-        return self.start_job(what, job, on_done)
+        return self.start_job(what, job, on_done, plan=pipeline.stages_between(until, only))
 
     def resume(self) -> bool:
         return self.run_pipeline(until=self._last_target)
 
     def start_job(self, name: str, factory: JobFactory,
-                  on_done: Callable[[JobOutcome], None] | None = None) -> bool:
+                  on_done: Callable[[JobOutcome], None] | None = None, plan: list[str] | tuple = ()) -> bool:
         """Start a job; `on_done(outcome)` is called in the GUI thread when it ends, after the model has
         refreshed, with the job's result (`outcome.result`) or its error. False when another job runs."""
+        if self.runner.busy:
+            return False
+        self.plan = list(plan)
         ok = self.runner.start(name, factory)
         if ok:
             self._on_done = on_done
