@@ -10,12 +10,13 @@ from typing import Iterator
 import torch
 
 from ..errors import BendError, Cancelled, ProjectError
-from ..events import CancelFlag, Event, StageFinished, StageStarted
+from ..events import CancelFlag, Event, StageFinished, StageStarted, relay
 from ..ml.device import resolve_device
 from ..project.attempt import StageFiles
 from ..project.folder import STAGES, Project, stage_index
 from . import preflight
 from .context import Checkpoint, StageContext
+from .tensorboard import TensorBoardLog, check_available
 from .stages import RUNNERS
 
 
@@ -66,9 +67,12 @@ def run(project: Project, *, until: str | None = None, only: str | None = None, 
         if states[s].state != "done" and s not in todo:
             raise BendError(f"stage {pending[0]} needs {s}, which is {states[s].state}; run it first")
     preflight.check(cfg, need_data=True, memory_for=tuple(pending))
+    check_available(cfg)
     ctx = StageContext(project, cfg, device, cancel)
     with project.lock(what):
         project.remove_temp_files()  # a crash mid-write left them; nothing else writes here now
+        tb = TensorBoardLog.maybe(project, cfg)
+        see = tb.see if tb else (lambda ev: ev)
         try:
             for s in todo:
                 if s not in force and project.state(s).state == "done":
@@ -82,7 +86,7 @@ def run(project: Project, *, until: str | None = None, only: str | None = None, 
                 stopped = functools.partial(_record_stop, project, s, fp, files)
                 t0 = time.perf_counter()
                 try:
-                    info = yield from RUNNERS[s](ctx)
+                    info = yield from relay(RUNNERS[s](ctx), see)
                 except Cancelled:
                     stopped("cancelled", "cancelled; resumable from the last checkpoint")
                     raise
@@ -102,3 +106,5 @@ def run(project: Project, *, until: str | None = None, only: str | None = None, 
                 yield StageFinished(s, seconds)
         finally:
             project.set_running_stage(None)
+            if tb:
+                tb.close()

@@ -157,6 +157,10 @@ class Project:
     def dir(self, stage: str) -> Path:
         return self.root / STAGE_DIRS[stage]
 
+    def tensorboard_dir(self) -> Path:
+        """TensorBoard event files of runs with `[run] tensorboard = true` (see pipeline/tensorboard)."""
+        return self.root / "tensorboard"
+
     def checkpoint_path(self, stage: str) -> Path:
         return self.dir(stage) / "checkpoint.pt"
 
