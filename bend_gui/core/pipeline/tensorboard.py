@@ -28,7 +28,9 @@ class TensorBoardLog:
     """Sees every event of a run (`see` returns it unchanged) and writes the metrics' numbers."""
 
     def __init__(self, project: Project):
-        from torch.utils.tensorboard import SummaryWriter  # imported only when asked for: it is slow
+        from torch.utils.tensorboard import (
+            SummaryWriter,  # imported only when asked for: it is slow
+        )
 
         self.path = project.tensorboard_dir() / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         self.writer = SummaryWriter(log_dir=str(self.path), flush_secs=5)  # TensorBoard follows a live run
@@ -40,7 +42,7 @@ class TensorBoardLog:
     def see(self, ev: Event) -> Event:
         if isinstance(ev, Metric) and not ev.point:
             x_name = next(iter(ev.values), None)  # a curve row starts with its x column
-            step = int(round(ev.x))
+            step = round(ev.x)
             for key, value in ev.values.items():
                 if key != x_name and isinstance(value, (int, float)) and not isinstance(value, bool):
                     self.writer.add_scalar(f"{ev.stage}/{ev.series}/{key}", float(value), step)
