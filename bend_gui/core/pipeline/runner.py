@@ -16,8 +16,8 @@ from ..project.attempt import StageFiles
 from ..project.folder import STAGES, Project, stage_index
 from . import preflight
 from .context import Checkpoint, StageContext
-from .tensorboard import TensorBoardLog, check_available
 from .stages import RUNNERS
+from .tensorboard import TensorBoardLog, check_available
 
 
 def is_out_of_memory(e: BaseException) -> bool:
