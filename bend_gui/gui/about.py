@@ -6,7 +6,7 @@ import platform
 import sys
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from .icon import app_icon
 
@@ -55,6 +55,12 @@ class AboutDialog(QDialog):
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)  # copy a citation
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok)
         buttons.accepted.connect(self.accept)
+        icon = QLabel()
+        icon.setPixmap(app_icon().pixmap(64, 64))
+        icon.setAlignment(Qt.AlignmentFlag.AlignTop)
+        row = QHBoxLayout()
+        row.addWidget(icon)
+        row.addWidget(self.text, 1)
         lay = QVBoxLayout(self)
-        lay.addWidget(self.text)
+        lay.addLayout(row)
         lay.addWidget(buttons)

@@ -57,14 +57,14 @@ class ActivityBar(QWidget):
         self.overall.setValue(0)
         self.overall.setFormat("")
         self.overall.setFixedWidth(130)
-        self.overall_eta = _label(90)
+        self.overall_eta = _label(110)
         self.phase = _label(130)
         self.bar = QProgressBar()
         self.bar.setObjectName("stageBar")
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
         self.bar.setTextVisible(False)
-        self.text = _label(250)
+        self.text = _label(230)
         self.eta = _label(80)
         self.cancel = QPushButton("Cancel")
         self.cancel.setToolTip("stop the running job at its next safe point (Ctrl+.); a stage saves a "
@@ -140,7 +140,7 @@ class ActivityBar(QWidget):
             if st.seconds <= 0:
                 return ""
             seconds += st.seconds
-        return "all " + eta_text(seconds)
+        return "total " + eta_text(seconds)
 
     @Slot(str, bool)
     def _on_stage(self, stage: str, resumed: bool) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -83,7 +83,9 @@ class MainWindow(QMainWindow):
         self.act_export_ensemble = self._action(file, "Export &ensemble (.pt)…", self.export_ensemble)
         file.addSeparator()
         self.act_close = self._action(file, "&Close project", self.close_project, QKeySequence.StandardKey.Close)
-        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        quit_ = self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        if quit_.shortcut().isEmpty():  # some platforms' themes define none
+            quit_.setShortcut(QKeySequence("Ctrl+Q"))
 
         edit = self.menuBar().addMenu("&Edit")
         self.act_apply = self._action(edit, "&Apply settings", self._panel_call("apply_settings"),
@@ -162,9 +164,11 @@ class MainWindow(QMainWindow):
         self.view_menu.clear()
         if self.workspace is not None:
             tabs = self.workspace.tabs
+            group = QActionGroup(self.view_menu)  # one page at a time: radio marks
             for i in range(tabs.count()):
                 act = self.view_menu.addAction(tabs.tabText(i))
                 act.setCheckable(True)
+                group.addAction(act)
                 act.setChecked(i == tabs.currentIndex())
                 if i < len(self.page_actions):
                     act.setShortcut(self.page_actions[i].shortcut())

@@ -39,6 +39,15 @@ class StepPlot(CurvePlot):
         self.legend.addItem(self.lr_item, "learning rate (right axis)")
         self.lr: tuple[list[float], list[float]] = ([], [])
         pi.vb.sigResized.connect(self._sync_lr_box)
+        # the lr curve can pass under the legend: let it show through
+        self.legend.setBrush(pg.mkBrush(255, 255, 255, 190))
+        self._on_log(log_y)
+
+    @Slot(bool)
+    def _on_log(self, on: bool) -> None:
+        super()._on_log(on)
+        if hasattr(self, "lr_box"):  # PlotItem.setLogMode sets every axis; the lr axis stays linear
+            self.plot_item.getAxis("right").setLogMode(False, False)
 
     @Slot()
     def _sync_lr_box(self) -> None:
