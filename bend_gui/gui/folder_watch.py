@@ -2,8 +2,9 @@
 
 A QFileSystemWatcher on the project folder, `manifest.json`, `.lock` and the stage folders reports
 changes at once on a local disk; on network filesystems (NFS, SMB) it reports nothing, so a slow poll
-compares a cheap signature (names, sizes and modification times of those files; no file is read) as
-well. Bursts of changes (a stage writing several files) are merged into one report.
+compares a cheap signature (names, sizes and modification times of those files, and whether the lock is
+held: a killed process releases it without touching any file) as well. Bursts of changes (a stage
+writing several files) are merged into one report.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ class FolderWatch(QObject):
             self.watcher.addPaths(missing)
 
     def _sign(self) -> dict[str, tuple]:
-        sig = {"": tuple(_stat(p) for p in self._files[""])}
+        holder = self.project.lock_holder()
+        sig = {"": (*(_stat(p) for p in self._files[""]), holder and holder.get("pid"))}
         for stage, d in self._dirs.items():
             try:
                 with os.scandir(d) as it:

@@ -189,11 +189,12 @@ class PipelinePanel(QWidget):
         self.run_all_btn.setEnabled(can_run)
         self.rerun_btn.setEnabled(can_run and self.model.state(self.selected_stage()).state == "done")
         self.resume_btn.setEnabled(can_run and self.model.resumable)
+        # a run in another process read these settings too: a change now would make its results stale
         for f in self.forms.values():
-            f.setEnabled(not busy)
-        self.apply_btn.setEnabled(not busy)
-        self.revert_btn.setEnabled(not busy)
-        self.lock_note.setVisible(busy)
+            f.setEnabled(can_run)
+        self.apply_btn.setEnabled(can_run)
+        self.revert_btn.setEnabled(can_run)
+        self.lock_note.setVisible(not can_run)
 
     @Slot()
     def _on_selection(self, *_) -> None:

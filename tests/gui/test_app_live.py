@@ -65,7 +65,7 @@ def test_the_app_shows_what_a_separate_bend_run_does(make_window, tmp_path, tiny
         assert proc.poll() is None, "the run ended before the app noticed it"
         assert f"process {proc.pid}" in ws.pipeline.lock_banner.text()
         assert "bend run" in ws.pipeline.lock_banner.text()
-        assert not ws.pipeline.run_all_btn.isEnabled()
+        assert not ws.pipeline.run_all_btn.isEnabled() and not ws.pipeline.apply_btn.isEnabled()
         assert proc.wait(timeout=300) == 0, proc.stderr.read().decode()
     finally:
         if proc.poll() is None:
