@@ -75,3 +75,21 @@ def test_the_app_shows_what_a_separate_bend_run_does(make_window, tmp_path, tiny
     qtbot.waitUntil(lambda: not ws.pipeline.lock_banner.isVisible(), timeout=15_000)
     assert ws.pipeline.run_all_btn.isEnabled()
     assert ws.monitors.plot("Base training · accuracy").has_data()  # its views refreshed too
+
+
+def test_the_slow_poll_alone_sees_a_change(tiny_project, qtbot):
+    """On a network filesystem the file watcher reports nothing: the poll must see the change itself."""
+    from bend_gui.gui.folder_watch import FolderWatch
+
+    watch = FolderWatch(tiny_project, poll_ms=200)
+    watch.watcher.fileChanged.disconnect()
+    watch.watcher.directoryChanged.disconnect()
+    (tiny_project.dir("base")).mkdir(exist_ok=True)
+    with qtbot.waitSignal(watch.changed, timeout=5000) as blocker:
+        (tiny_project.dir("base") / "curve.csv").write_text("epoch,train_loss\n1,0.5\n")
+    assert "base" in blocker.args[0]
+    with qtbot.waitSignal(watch.changed, timeout=5000) as blocker:
+        with tiny_project.lock("bend run"):  # held: no file of the signature need change but the lock's
+            qtbot.wait(500)
+    assert "" in blocker.args[0]
+    watch.deleteLater()
