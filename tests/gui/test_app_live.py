@@ -88,8 +88,7 @@ def test_the_slow_poll_alone_sees_a_change(tiny_project, qtbot):
     with qtbot.waitSignal(watch.changed, timeout=5000) as blocker:
         (tiny_project.dir("base") / "curve.csv").write_text("epoch,train_loss\n1,0.5\n")
     assert "base" in blocker.args[0]
-    with qtbot.waitSignal(watch.changed, timeout=5000) as blocker:
-        with tiny_project.lock("bend run"):  # held: no file of the signature need change but the lock's
-            qtbot.wait(500)
+    with qtbot.waitSignal(watch.changed, timeout=5000) as blocker, tiny_project.lock("bend run"):
+        qtbot.wait(500)  # while it is held
     assert "" in blocker.args[0]
     watch.deleteLater()
