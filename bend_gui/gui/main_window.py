@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from ..core.errors import BendError
 from ..core.ml.device import describe_device, resolve_device
 from ..core.project.folder import STAGE_TITLES, Project
-from ..core.project.userdata import add_recent, demo_project, recent_projects
+from ..core.project.userdata import add_recent, config_dir, demo_project, recent_projects
 from .about import AboutDialog
 from .icon import app_icon
 from .project_model import ProjectModel
@@ -35,7 +35,9 @@ CANCEL_KEY = QKeySequence("Ctrl+.")
 
 
 def window_settings() -> QSettings:
-    return QSettings("bend-studio", "BEND Studio")
+    """window.ini beside recent.json in the user's config folder; the path is looked up on every call
+    (QSettings' own default path is fixed at its first use, which would mix up test sessions)."""
+    return QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
 
 
 class MainWindow(QMainWindow):
@@ -170,8 +172,8 @@ class MainWindow(QMainWindow):
                 act.setCheckable(True)
                 group.addAction(act)
                 act.setChecked(i == tabs.currentIndex())
-                if i < len(self.page_actions):
-                    act.setShortcut(self.page_actions[i].shortcut())
+                if i < len(self.page_actions):  # shown, not set: the window's action holds the key
+                    act.setText(f"{tabs.tabText(i)}\t{self.page_actions[i].shortcut().toString()}")
                 act.setData(i)
                 act.triggered.connect(self._show_page_action)
             self.view_menu.addSeparator()

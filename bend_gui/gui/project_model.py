@@ -97,11 +97,12 @@ class ProjectModel(QObject):
         h = self.other_holder
         if not h:
             return ""
-        what = h.get("what") or "another program"
-        where = f"process {h['pid']}" + (f" on {h['host']}" if h.get("host") else "") if h.get("pid") else ""
-        stage = f", running {STAGE_TITLES.get(h['stage'], h['stage'])}" if h.get("stage") else ""
-        return f"In use by {what} ({where}){stage}: running is possible when it ends." if where else \
-            f"In use by {what}{stage}: running is possible when it ends."
+        who = h.get("what") or "another program"
+        if h.get("pid"):
+            who += f" (process {h['pid']}" + (f" on {h['host']}" if h.get("host") else "") + ")"
+        if h.get("stage"):
+            who += f", running {STAGE_TITLES.get(h['stage'], h['stage'])}"
+        return f"In use by {who}: running is possible when it ends."
 
     @Slot(list)
     def _on_folder_changed(self, stages: list) -> None:

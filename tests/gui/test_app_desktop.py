@@ -1,6 +1,7 @@
 """Desktop conventions (issue 13) and progress that reads right (issue 14): menus with shortcuts that run
 and cancel, a remembered window, an icon, About with licence and citations, the two progress bars."""
 
+from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
 
 from bend_gui.core.events import CACHE_STEP, Progress
@@ -16,7 +17,7 @@ def press(win, seq, qtbot):
     QTest.keySequence(win, seq)
 
 
-def test_menus_and_their_shortcuts(make_window, tiny_project):
+def test_menus_and_their_shortcuts(make_window, tiny_project, qtbot):
     win = make_window(tiny_project.root)
     titles = [a.text().replace("&", "") for a in win.menuBar().actions()]
     assert titles == ["File", "Edit", "Run", "View", "Help"]
@@ -24,6 +25,10 @@ def test_menus_and_their_shortcuts(make_window, tiny_project):
     assert win.act_cancel.shortcut() == CANCEL_KEY and not win.act_cancel.isEnabled()
     assert win.act_rerun.shortcut().isEmpty()  # an expensive rerun is never one key press away
     assert not win.windowIcon().isNull()
+    win.view_menu.aboutToShow.emit()  # the View menu lists the pages with their keys…
+    assert [a.text() for a in win.view_menu.actions()][:2] == ["Monitors\tCtrl+1", "Generate\tCtrl+2"]
+    press(win, QKeySequence("Ctrl+3"), qtbot)  # …and the key still works once the menu was filled
+    assert win.workspace.current_page() == "Table 3"
 
 
 def test_the_shortcuts_run_a_stage_run_all_and_cancel(make_window, tmp_path, tiny_data_root, qtbot):
@@ -39,6 +44,9 @@ def test_the_shortcuts_run_a_stage_run_all_and_cancel(make_window, tmp_path, tin
     press(win, CANCEL_KEY, qtbot)
     wait_job(qtbot, win)
     assert win.model.state("base").state == "cancelled"
+    item, tree = ws.pipeline.items["base"], ws.pipeline.tree
+    assert item.text(1) == "cancelled · resumable"
+    assert tree.header().sectionSize(1) >= tree.fontMetrics().horizontalAdvance(item.text(1))  # not cut
 
     press(win, RUN_ALL_KEY, qtbot)
     qtbot.waitUntil(lambda: win.runner.busy, timeout=5000)
