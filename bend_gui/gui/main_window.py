@@ -7,7 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Slot
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QGuiApplication,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -20,7 +26,12 @@ from PySide6.QtWidgets import (
 from ..core.errors import BendError
 from ..core.ml.device import describe_device, resolve_device
 from ..core.project.folder import STAGE_TITLES, Project
-from ..core.project.userdata import add_recent, config_dir, demo_project, recent_projects
+from ..core.project.userdata import (
+    add_recent,
+    config_dir,
+    demo_project,
+    recent_projects,
+)
 from .about import AboutDialog
 from .icon import app_icon
 from .project_model import ProjectModel
