@@ -56,7 +56,8 @@ def cmd_new(args) -> int:
     cfg = C.with_values(cfg, [C.parse_assignment(s) for s in args.set or []])
     cfg.name = Path(args.dir).name
     subset = preflight.check(cfg, need_data=not args.no_data_check, memory_for=("autoencoder",))
-    p = Project.create(args.dir, cfg)
+    like = list_templates()[args.template].read_text(encoding="utf-8") if args.template else None
+    p = Project.create(args.dir, cfg, like=like)  # keeps the template's comments
     if args.json:
         _print_json({"project": str(p.root), "backbone": cfg.model.backbone, "dataset": cfg.data.dataset,
                      "subset": list(cfg.subset.layers), "d": subset.d})

@@ -14,12 +14,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
+    from .icon import app_icon
     from .main_window import MainWindow
     from .plots import configure_pyqtgraph
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("BEND Studio")
     app.setOrganizationName("bend-studio")
+    app.setWindowIcon(app_icon())
     configure_pyqtgraph()
     win = MainWindow()
     if args.demo:

@@ -1,5 +1,6 @@
-"""The project's pipeline: each stage with its state, buttons to run, rerun, resume and cancel, and the
-settings of the selected stage (locked while a job runs, since the job reads them)."""
+"""The project's pipeline: each stage with its state, buttons to run, rerun and resume, and the settings of
+the selected stage (locked while a job runs, since the job reads them). The one Cancel is the activity
+bar's, below every page; when another process holds the project, a note says which and Run waits."""
 
 from __future__ import annotations
 
@@ -66,6 +67,9 @@ class PipelinePanel(QWidget):
         self.tree.setHeaderLabels(["stage", "state", "time"])
         self.tree.setRootIsDecorated(False)
         self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # the state ("cancelled · resumable") is never cut: its column takes what it needs
+        self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.header().setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.header().setStretchLastSection(False)
         self.items: dict[str, QTreeWidgetItem] = {}
         self.confirm: QMessageBox | None = None  # the open "Rerun?" question
@@ -84,10 +88,14 @@ class PipelinePanel(QWidget):
         self.rerun_btn.setToolTip("run the selected stage again even though it is done")
         self.resume_btn = QPushButton("Resume")
         self.resume_btn.setToolTip("continue a cancelled or crashed run from its last checkpoint")
-        self.cancel_btn = QPushButton("Cancel")
         buttons = QHBoxLayout()
-        for b in (self.run_btn, self.run_all_btn, self.rerun_btn, self.resume_btn, self.cancel_btn):
+        for b in (self.run_btn, self.run_all_btn, self.rerun_btn, self.resume_btn):
             buttons.addWidget(b)
+        self.lock_banner = QLabel()
+        self.lock_banner.setObjectName("lockBanner")
+        self.lock_banner.setWordWrap(True)
+        self.lock_banner.setStyleSheet("background: #fff3cd; color: #5d4200; padding: 4px;")
+        self.lock_banner.hide()
         self.detail = QLabel()
         self.detail.setWordWrap(True)
         self.detail.setStyleSheet("color: #555;")
@@ -110,22 +118,22 @@ class PipelinePanel(QWidget):
         lay = QVBoxLayout(self)
         lay.addWidget(self.tree)
         lay.addLayout(buttons)
+        lay.addWidget(self.lock_banner)
         lay.addWidget(self.detail)
         lay.addWidget(self.settings_title)
         lay.addWidget(self.form_area, 1)
         lay.addLayout(apply_row)
 
-        self.run_btn.clicked.connect(self._run)
-        self.run_all_btn.clicked.connect(self._run_all)
-        self.rerun_btn.clicked.connect(self._rerun)
-        self.resume_btn.clicked.connect(self._resume)
-        self.cancel_btn.clicked.connect(model.cancel)
-        self.apply_btn.clicked.connect(self._apply)
-        self.revert_btn.clicked.connect(self._revert)
+        self.run_btn.clicked.connect(self.run_selected)
+        self.run_all_btn.clicked.connect(self.run_all)
+        self.rerun_btn.clicked.connect(self.rerun_selected)
+        self.resume_btn.clicked.connect(self.resume)
+        self.apply_btn.clicked.connect(self.apply_settings)
+        self.revert_btn.clicked.connect(self.revert_settings)
         self.tree.currentItemChanged.connect(self._on_selection)
         model.statesChanged.connect(self._update_states)
         model.busyChanged.connect(self._update_buttons)
-        model.configChanged.connect(self._revert)
+        model.configChanged.connect(self.revert_settings)
         self.tree.setCurrentItem(self.items["base"])
         self._update_states()
 
@@ -154,13 +162,21 @@ class PipelinePanel(QWidget):
             it.setText(1, label)
             it.setForeground(1, QBrush(QColor(STATE_COLORS.get(st.state, "#000"))))
             it.setText(2, duration(st.seconds) if st.state in ("done", "stale") else "")
-            it.setToolTip(1, st.detail)
+            it.setToolTip(1, self._state_detail(st))
+        text = self.model.lock_text()
+        self.lock_banner.setText(text)
+        self.lock_banner.setVisible(bool(text))
         self._show_detail()
         self._update_buttons()
 
+    def _state_detail(self, st) -> str:
+        if st.state == "running" and self.model.busy:
+            return "running in this window"
+        return st.detail
+
     def _show_detail(self) -> None:
         st = self.model.state(self.selected_stage())
-        text = st.detail if st.state != "done" else ""
+        text = self._state_detail(st) if st.state != "done" else ""
         if st.state in ("done", "stale") and st.info:
             text = " · ".join(t for t in (summary(st.stage, st.info), text) if t)
         self.detail.setText(text)
@@ -168,16 +184,17 @@ class PipelinePanel(QWidget):
     @Slot()
     def _update_buttons(self) -> None:
         busy = self.model.busy
-        self.run_btn.setEnabled(not busy)
-        self.run_all_btn.setEnabled(not busy)
-        self.rerun_btn.setEnabled(not busy and self.model.state(self.selected_stage()).state == "done")
-        self.resume_btn.setEnabled(not busy and self.model.resumable)
-        self.cancel_btn.setEnabled(busy)
+        can_run = not busy and not self.model.locked_by_other
+        self.run_btn.setEnabled(can_run)
+        self.run_all_btn.setEnabled(can_run)
+        self.rerun_btn.setEnabled(can_run and self.model.state(self.selected_stage()).state == "done")
+        self.resume_btn.setEnabled(can_run and self.model.resumable)
+        # a run in another process read these settings too: a change now would make its results stale
         for f in self.forms.values():
-            f.setEnabled(not busy)
-        self.apply_btn.setEnabled(not busy)
-        self.revert_btn.setEnabled(not busy)
-        self.lock_note.setVisible(busy)
+            f.setEnabled(can_run)
+        self.apply_btn.setEnabled(can_run)
+        self.revert_btn.setEnabled(can_run)
+        self.lock_note.setVisible(not can_run)
 
     @Slot()
     def _on_selection(self, *_) -> None:
@@ -191,15 +208,15 @@ class PipelinePanel(QWidget):
     # --- actions -------------------------------------------------------------------------------------
 
     @Slot()
-    def _run(self) -> None:
+    def run_selected(self) -> None:
         self.model.run_pipeline(until=self.selected_stage())
 
     @Slot()
-    def _run_all(self) -> None:
+    def run_all(self) -> None:
         self.model.run_pipeline()
 
     @Slot()
-    def _rerun(self) -> None:
+    def rerun_selected(self) -> None:
         """Ask first: a rerun replaces outputs that may have cost hours, and makes every later stage stale."""
         s = self.selected_stage()
         st = self.model.state(s)
@@ -213,11 +230,11 @@ class PipelinePanel(QWidget):
             partial(self.model.run_pipeline, until=s, force=(s,)))
 
     @Slot()
-    def _resume(self) -> None:
+    def resume(self) -> None:
         self.model.resume()
 
     @Slot()
-    def _apply(self) -> None:
+    def apply_settings(self) -> None:
         form = self.form(self.selected_stage())
         try:
             cfg = form.config()
@@ -230,6 +247,6 @@ class PipelinePanel(QWidget):
         self.model.save_config(cfg)
 
     @Slot()
-    def _revert(self) -> None:
+    def revert_settings(self) -> None:
         for f in self.forms.values():
             f.set_config(self.model.config)

@@ -1,8 +1,10 @@
 """The open project as the views see it: state, config, live events. Views subscribe to its signals;
-it never knows them. It starts jobs through the one JobRunner and turns their events into signals."""
+it never knows them. It starts jobs through the one JobRunner and turns their events into signals, and
+follows the folder (FolderWatch) so that work another process does there shows without reopening."""
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Callable
 
@@ -11,8 +13,9 @@ from PySide6.QtCore import QObject, Signal, Slot
 from ..core.errors import BendError
 from ..core.events import Message, Metric, Progress, StageFinished, StageStarted
 from ..core.pipeline import runner as pipeline
-from ..core.project.folder import STAGES, Project, StageState
+from ..core.project.folder import STAGE_TITLES, STAGES, Project, StageState
 from ..core.settings import config as C
+from .folder_watch import FolderWatch
 from .runner import JobFactory, JobOutcome, JobRunner
 
 
@@ -24,6 +27,8 @@ class ProjectModel(QObject):
     stageFinished = Signal(str, float, bool)       # stage, seconds, skipped
     progress = Signal(object, float)               # a Progress event, eta seconds (-1 unknown)
     curvePoint = Signal(str, str, float, dict)     # stage, series, x, values
+    metric = Signal(object)                        # the Metric event itself (with its point)
+    filesChanged = Signal(str)                     # another process changed this stage's files ("": the project's)
     message = Signal(object)                       # a Message event
     jobFinished = Signal(object)                   # a JobOutcome
     resultsChanged = Signal()
@@ -39,8 +44,13 @@ class ProjectModel(QObject):
         self._on_done: Callable[[JobOutcome], None] | None = None
         self._last_target: str | None = None
         self.failed_stage: str | None = None
+        self.plan: list[str] = []  # the stages the running pipeline job goes through (empty: another job)
+        self.other_holder: dict | None = None  # what holds the project's lock when it is another process
         runner.events.connect(self._on_events)
         runner.finished.connect(self._on_finished)
+        self.watch = FolderWatch(project, self)
+        self.watch.changed.connect(self._on_folder_changed)
+        self._read_holder()
 
     # --- state -------------------------------------------------------------------------------------
 
@@ -63,12 +73,47 @@ class ProjectModel(QObject):
         return self._states[STAGES.index(stage)]
 
     def refresh(self) -> None:
+        old = self._config
         try:
             self._config = self.project.load_config()
         except BendError:
             pass
         self._states = self.project.stage_states(self._config)
+        self._read_holder()
+        if self._config != old:  # edited in another program
+            self.configChanged.emit()
         self.statesChanged.emit()
+
+    def _read_holder(self) -> None:
+        holder = None if self.busy else self.project.lock_holder()
+        self.other_holder = holder if holder and holder.get("pid") != os.getpid() else None
+
+    @property
+    def locked_by_other(self) -> bool:
+        return self.other_holder is not None
+
+    def lock_text(self) -> str:
+        """Who holds the project, in words ('' when nobody else does)."""
+        h = self.other_holder
+        if not h:
+            return ""
+        who = h.get("what") or "another program"
+        if h.get("pid"):
+            who += f" (process {h['pid']}" + (f" on {h['host']}" if h.get("host") else "") + ")"
+        if h.get("stage"):
+            who += f", running {STAGE_TITLES.get(h['stage'], h['stage'])}"
+        return f"In use by {who}: running is possible when it ends."
+
+    @Slot(list)
+    def _on_folder_changed(self, stages: list) -> None:
+        """Another process wrote here (while a job of ours runs, only it can: the lock)."""
+        if self.busy:
+            return
+        self.refresh()
+        for s in stages:
+            self.filesChanged.emit(s)
+        if "evaluate" in stages:
+            self.resultsChanged.emit()
 
     def save_config(self, cfg: C.ProjectConfig) -> None:
         """Write project.toml; refused while a job runs (the job reads these settings)."""
@@ -97,15 +142,18 @@ class ProjectModel(QObject):
         def job(cancel):
             return pipeline.run(project, until=until, only=only, force=force, cancel=cancel, what="BEND Studio")
         what = f"run {only}" if only else f"run until {until}" if until else "run all"
-        return self.start_job(what, job, on_done)
+        return self.start_job(what, job, on_done, plan=pipeline.stages_between(until, only))
 
     def resume(self) -> bool:
         return self.run_pipeline(until=self._last_target)
 
     def start_job(self, name: str, factory: JobFactory,
-                  on_done: Callable[[JobOutcome], None] | None = None) -> bool:
+                  on_done: Callable[[JobOutcome], None] | None = None, plan: list[str] | tuple = ()) -> bool:
         """Start a job; `on_done(outcome)` is called in the GUI thread when it ends, after the model has
         refreshed, with the job's result (`outcome.result`) or its error. False when another job runs."""
+        if self.runner.busy:
+            return False
+        self.plan = list(plan)
         ok = self.runner.start(name, factory)
         if ok:
             self._on_done = on_done
@@ -127,6 +175,7 @@ class ProjectModel(QObject):
                 self.progress.emit(ev, self._eta(ev))
             elif isinstance(ev, Metric):
                 self.curvePoint.emit(ev.stage, ev.series, ev.x, ev.values)
+                self.metric.emit(ev)
             elif isinstance(ev, Message):
                 self.message.emit(ev)
             elif isinstance(ev, StageFinished):

@@ -29,7 +29,8 @@ class ProjectWorkspace(QWidget):
             self.tabs.addTab(self.pages[title], title)
         self.table3: Table3Page = self.pages["Table 3"]  # holds the exports of the File menu
         self.activity = ActivityBar(model)
-        split = QSplitter(Qt.Orientation.Horizontal)
+        self.split = split = QSplitter(Qt.Orientation.Horizontal)
+        split.setObjectName("workspaceSplitter")
         split.addWidget(self.pipeline)
         split.addWidget(self.tabs)
         split.setStretchFactor(1, 1)
@@ -42,6 +43,9 @@ class ProjectWorkspace(QWidget):
 
     def page(self, title: str) -> QWidget:
         return self.pages[title]
+
+    def current_page(self) -> str:
+        return self.tabs.tabText(self.tabs.currentIndex())
 
     def show_page(self, title: str) -> QWidget:
         w = self.page(title)

@@ -56,3 +56,23 @@ def test_unknown_section_and_schema_version_are_refused():
 def test_ints_are_accepted_for_float_fields():
     cfg = C.loads('schema_version = 1\n[base]\nlr = 1\n')
     assert cfg.base.lr == 1.0 and isinstance(cfg.base.lr, float)
+
+
+def test_update_text_keeps_comments_order_and_adds_missing_keys():
+    from bend_gui.core.settings.toml_edit import update_text
+
+    text = ('# mine\nschema_version = 1\nname = "p"\n\n[run]\nseed = 3  # lucky\n\n'
+            '[base]\n# fast\nepochs = 2\nlr = 0.1 # hand-tuned\n')
+    cfg = C.loads(text)
+    cfg.base.lr = 0.05
+    out = update_text(text, cfg)
+    assert out.startswith('# mine\nschema_version = 1\nname = "p"\n\n[run]\nseed = 3  # lucky\n')
+    assert "# fast\nepochs = 2\nlr = 0.05 # hand-tuned\n" in out
+    assert C.loads(out) == cfg
+    assert "[collect]" not in out  # left out = default: a short file stays short
+    cfg.collect.k = 7
+    cfg.description = "more"
+    out = update_text(out, cfg)
+    assert C.loads(out) == cfg
+    assert out.index("[run]") < out.index("[base]") < out.index("[collect]")
+    assert "\nk = 7 # " in out and 'description = "more"' in out.split("[run]")[0]

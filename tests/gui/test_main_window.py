@@ -44,7 +44,7 @@ def test_run_base_from_the_gui_updates_its_curve_and_finishes(make_window, tiny_
     with qtbot.waitSignal(win.model.stageFinished, timeout=120_000):
         qtbot.mouseClick(ws.pipeline.run_btn, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: not ws.pipeline.run_btn.isEnabled(), timeout=5000)
-        assert ws.pipeline.cancel_btn.isEnabled()
+        assert ws.activity.cancel.isEnabled()
         assert not ws.pipeline.forms["base"].isEnabled()  # settings locked while the job runs
     wait_job(qtbot, win)
     plot = ws.monitors.plot("Base training · accuracy")

@@ -18,6 +18,7 @@ from ..project.runlog import log_event, logged, run_log
 from . import preflight
 from .context import Checkpoint, StageContext
 from .stages import RUNNERS
+from .tensorboard import TensorBoardLog, check_available
 
 
 def is_out_of_memory(e: BaseException) -> bool:
@@ -67,9 +68,12 @@ def run(project: Project, *, until: str | None = None, only: str | None = None, 
         if states[s].state != "done" and s not in todo:
             raise BendError(f"stage {pending[0]} needs {s}, which is {states[s].state}; run it first")
     preflight.check(cfg, need_data=True, memory_for=tuple(pending))
+    check_available(cfg)
     ctx = StageContext(project, cfg, device, cancel)
     with project.lock(what), run_log(project.root, what, pending):
         project.remove_temp_files()  # a crash mid-write left them; nothing else writes here now
+        tb = TensorBoardLog.maybe(project, cfg)
+        see = tb.see if tb else (lambda ev: ev)
         try:
             for s in todo:
                 if s not in force and project.state(s).state == "done":
@@ -83,9 +87,9 @@ def run(project: Project, *, until: str | None = None, only: str | None = None, 
                 stopped = functools.partial(_record_stop, project, s, fp, files)
                 t0 = time.perf_counter()
                 try:
-                    info = yield from logged(RUNNERS[s](ctx))
+                    info = yield from logged(RUNNERS[s](ctx), also=see)
                 except Cancelled:
-                    stopped("cancelled", "cancelled; Run resumes from the last checkpoint")
+                    stopped("cancelled", "cancelled; resumable from the last checkpoint")
                     raise
                 except BendError as e:
                     stopped("failed", str(e))
@@ -103,3 +107,5 @@ def run(project: Project, *, until: str | None = None, only: str | None = None, 
                 yield log_event(StageFinished(s, seconds))
         finally:
             project.set_running_stage(None)
+            if tb:
+                tb.close()

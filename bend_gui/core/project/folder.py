@@ -27,6 +27,7 @@ from pathlib import Path
 from ..errors import ProjectBusyError, ProjectError
 from ..fileio import atomic_write_text, json_safe, read_csv, read_json, remove_temp_files, write_json
 from ..settings import config as C
+from ..settings.toml_edit import update_text
 from .artifacts import STAGE_OUTPUTS
 
 STAGES = ("base", "collect", "autoencoder", "diffusion", "generate", "evaluate")
@@ -108,14 +109,19 @@ class Project:
     # --- creation and config ------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, root: Path, cfg: C.ProjectConfig) -> "Project":
+    def create(cls, root: Path, cfg: C.ProjectConfig, like: str | None = None) -> "Project":
+        """A new project with settings cfg; `like` is a project.toml text (a template's) whose comments and
+        layout the new file keeps."""
         root = Path(root).expanduser()
         if root.exists() and (not root.is_dir() or any(root.iterdir())):
             raise ProjectError(f"{root}: already exists and is not empty; choose a new folder")
         cfg.validate()
         root.mkdir(parents=True, exist_ok=True)
         p = cls(root)
-        p.save_config(cfg)
+        if like is None:
+            p.save_config(cfg)
+        else:
+            atomic_write_text(p.config_path, update_text(like, cfg))
         write_json(p.manifest_path, {"schema_version": MANIFEST_VERSION, "stages": {}})
         return p
 
@@ -142,10 +148,19 @@ class Project:
         return C.load(self.config_path)
 
     def save_config(self, cfg: C.ProjectConfig) -> None:
-        atomic_write_text(self.config_path, C.dumps(cfg))
+        """Write cfg; an existing file keeps its comments and layout (see settings/toml_edit)."""
+        try:
+            old = self.config_path.read_text(encoding="utf-8")
+        except (FileNotFoundError, UnicodeDecodeError):
+            old = None
+        atomic_write_text(self.config_path, C.dumps(cfg) if old is None else update_text(old, cfg))
 
     def dir(self, stage: str) -> Path:
         return self.root / STAGE_DIRS[stage]
+
+    def tensorboard_dir(self) -> Path:
+        """TensorBoard event files of runs with `[run] tensorboard = true` (see pipeline/tensorboard)."""
+        return self.root / "tensorboard"
 
     def checkpoint_path(self, stage: str) -> Path:
         return self.dir(stage) / "checkpoint.pt"
@@ -257,7 +272,8 @@ class Project:
             elif e.get("state") in ("failed", "cancelled"):
                 st.state, st.detail = e["state"], e.get("detail", "")
             if running and running.get("stage") == s:
-                st.state, st.detail = "running", f"pid {running.get('pid')}"
+                st.state, st.detail = "running", (f"by {running.get('what') or 'a job'} (process {running.get('pid')} "
+                                                  f"on {running.get('host') or 'this machine'})")
             upstream_ok = upstream_ok and st.state == "done"
             out.append(st)
         return out

@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import BendError, Cancelled
@@ -41,11 +41,12 @@ def log_event(ev: Event) -> Event:
     return ev
 
 
-def logged(job: Iterator[Event]):
-    """`job`'s events, each written to the log on its way; returns the job's result. Closing this closes the
-    job at once (as `yield from` would), so its own cleanup never waits for the garbage collector."""
+def logged(job: Iterator[Event], also: Callable[[Event], Event] = lambda ev: ev):
+    """`job`'s events, each written to the log (and passed to `also`) on its way; returns the job's result.
+    Closing this closes the job at once (as `yield from` would), so its own cleanup never waits for the
+    garbage collector."""
     try:
-        return (yield from relay(job, log_event))
+        return (yield from relay(job, lambda ev: also(log_event(ev))))
     finally:
         job.close()
 

@@ -157,6 +157,8 @@ class RunConfig:
                                 "runs again for every batch", min=0.0)
     log_every: int = opt(10, "training stages report their loss and learning rate every N steps, so curves "
                          "grow while an epoch runs (written to <stage>/steps.csv)", min=1)
+    tensorboard: bool = opt(False, "also write the curves as TensorBoard event files to <project>/tensorboard "
+                            "(needs the tensorboard package)")
 
 
 SECTIONS: dict[str, type] = {

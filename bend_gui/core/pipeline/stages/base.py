@@ -51,6 +51,8 @@ def run(ctx: StageContext) -> Iterator[Event]:
     sched = make_schedule(b.schedule, opt, b.lr, total)
     ckpt = Checkpoint(ctx.project, STAGE, ctx.project.fingerprint(STAGE, cfg))
     curve = Curve(ctx.project, STAGE, "curve")
+    steps = Curve(ctx.project, STAGE, "steps")  # loss and lr every [run] log_every steps, while an epoch runs
+    steps_flushed = time.monotonic()
     epoch, step_in_epoch, elapsed, sums = 0, 0, 0.0, [0.0, 0, 0]  # loss sum, correct, seen
     train_secs = 0.0  # time in training steps only: t_orge of eq. 11 excludes the per-epoch test pass
     aug_gen = torch.Generator()
@@ -64,6 +66,8 @@ def run(ctx: StageContext) -> Iterator[Event]:
         epoch, step_in_epoch, elapsed = state["epoch"], state["step"], state["elapsed"]
         sums, train_secs = list(state["sums"]), state["train_seconds"]
         curve.rows = list(state["curve"])
+        done = epoch * spe + step_in_epoch
+        steps.rows = [r for r in ctx.project.read_curve(STAGE, "steps") if r.get("step", 0) <= done]
         aug_gen.set_state(state["aug_rng"])
 
     if ckpt.restore(restore):
@@ -105,6 +109,11 @@ def run(ctx: StageContext) -> Iterator[Event]:
                 sums[2] += len(y)
                 step_in_epoch += 1
                 done = epoch * spe + step_in_epoch
+                if done % cfg.run.log_every == 0:
+                    yield steps.add("step", done, loss=loss_value, lr=opt.param_groups[0]["lr"])
+                    if time.monotonic() - steps_flushed >= 5.0:  # a reopened or crashed project shows it
+                        steps.flush()
+                        steps_flushed = time.monotonic()
                 if step_in_epoch % 10 == 0 or step_in_epoch == spe:
                     yield Progress(STAGE, done, total, f"epoch {epoch + 1}/{b.epochs} · loss {sums[0] / sums[2]:.4f}")
                 ckpt.maybe_save(snapshot)
@@ -116,13 +125,15 @@ def run(ctx: StageContext) -> Iterator[Event]:
             test_loss, test_acc = loss_and_accuracy(logits, data.test_y)
             yield curve.add("epoch", epoch + 1, train_loss=sums[0] / sums[2], train_acc=sums[1] / sums[2],
                             test_loss=test_loss, test_acc=test_acc, lr=opt.param_groups[0]["lr"],
-                            seconds=time.perf_counter() - t_epoch)
+                            seconds=time.perf_counter() - t_epoch, step=(epoch + 1) * spe)
             epoch, step_in_epoch, sums = epoch + 1, 0, [0.0, 0, 0]
             curve.flush()
+            steps.flush()
             ckpt.save(snapshot())
     except Cancelled:
         ckpt.save(snapshot())
         curve.flush()
+        steps.flush()
         raise
 
     model.eval()
@@ -137,6 +148,7 @@ def run(ctx: StageContext) -> Iterator[Event]:
         "classes": list(data.classes), "dataset": data.name,
         "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}})
     curve.flush()
+    steps.flush()
     ckpt.clear()
     yield Message(STAGE, f"base model: test accuracy {test_acc:.4f}")
     return {"test_acc": test_acc, "test_loss": test_loss, "epochs": b.epochs, "compute_seconds": seconds,

@@ -3,6 +3,9 @@
 Writes results/metrics.json (Table 3 row, baselines, diversity, calibration, efficiency),
 results/predictions.pt (each set's predictions and mean probabilities), results/members.csv and
 results/iou.pt (IoU of wrong predictions over generated and original members).
+
+Progress: the member sets (snapshots, generated members, each baseline) make one bar, weighted by their
+number of members, so it neither restarts per set nor loses its ETA; the metrics after it are a sub-step.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from ...events import Event, Message
+from ...events import Event, Message, Progress, relay
 from ...fileio import json_safe
 from ...ml.members import evaluate_members
 from ...project import artifacts as A
@@ -32,10 +35,14 @@ def run(ctx: StageContext) -> Iterator[Event]:
     sets = {"original": snaps, "generated": gen["members"].float(), **{k: v.float() for k, v in gen["baselines"].items()}}
     batching = e.member_batching
     outs = {}
-    for name, vecs in sets.items():
-        outs[name] = yield from evaluate_members(model, subset, vecs, feats, data.test_y, batch_size=e.batch_size,
-                                                 batching=batching, cancel=ctx.cancel, stage=STAGE, label=name)
+    total_members, before = sum(len(v) for v in sets.values()), 0
+    for i, (name, vecs) in enumerate(sets.items()):
+        job = evaluate_members(model, subset, vecs, feats, data.test_y, batch_size=e.batch_size,
+                               batching=batching, cancel=ctx.cancel, stage=STAGE, label=name)
+        outs[name] = yield from relay(job, _one_bar(before, len(vecs), total_members, f"set {i + 1}/{len(sets)}"))
         batching = outs[name].batching  # 'auto' decides once, on the first set
+        before += len(vecs)
+    yield Progress(STAGE, 0, 1, "metrics: Table 3, baselines, diversity, calibration", step="metrics")
     y = data.test_y.numpy()
     C = data.num_classes
     preds = {k: v.preds.numpy().astype(np.int64) for k, v in outs.items()}
@@ -76,10 +83,22 @@ def run(ctx: StageContext) -> Iterator[Event]:
     rows = [{"set": name, "index": i, "accuracy": float(a), "nll": float(outs[name].nll[i])}
             for name in outs for i, a in enumerate(M.member_accuracies(preds[name], y))]
     A.MEMBERS_CSV.save_rows(ctx.project, ["set", "index", "accuracy", "nll"], rows)
+    yield Progress(STAGE, 1, 1, "metrics written", step="metrics")
     yield Message(STAGE, f"sBEND {row['sbend']:.4f} · aBEND {row['abend_mean']:.4f} ± {row['abend_std']:.4f} · "
                          f"members mean {row['gen_mean']:.4f} · snapshots mean {row['orig_mean']:.4f}")
     return {"sbend": row["sbend"], "abend_mean": row["abend_mean"], "gen_mean": row["gen_mean"],
             "orig_mean": row["orig_mean"]}
+
+
+def _one_bar(before: int, members: int, total_members: int, where: str):
+    """Maps one set's batch progress (done of n batches) onto the bar of all sets: each member-batch is a
+    unit, so a set of 100 members weighs 20 times one of 5. Sub-steps (a cache) pass unchanged."""
+    def transform(ev):
+        if not isinstance(ev, Progress) or ev.step or ev.total <= 0:
+            return ev
+        return Progress(STAGE, before * ev.total + members * ev.done, total_members * ev.total,
+                        f"{where} · {ev.text}", point=ev.point)
+    return transform
 
 
 def _efficiency(ctx: StageContext, k: int) -> dict:
