@@ -8,7 +8,14 @@ import pytest
 import torch
 
 from bend_gui.core.errors import BendError
-from bend_gui.core.events import TEST_STEP, CancelFlag, Message, Metric, Progress, run_to_end
+from bend_gui.core.events import (
+    TEST_STEP,
+    CancelFlag,
+    Message,
+    Metric,
+    Progress,
+    run_to_end,
+)
 from bend_gui.core.fileio import load_tensors
 from bend_gui.core.ml.backbones import build_model
 from bend_gui.core.ml.features import build_features
@@ -132,5 +139,5 @@ def test_vmap_out_of_memory_is_raised_not_a_silent_switch_to_the_loop(monkeypatc
     seen = []
     with pytest.raises(torch.OutOfMemoryError):
         for ev in gen:
-            seen.append(ev)
+            seen.append(ev)  # noqa: PERF402 - list(gen) would lose what came before the error
     assert not any(isinstance(e, Message) for e in seen)  # no "members run one after another" switch
