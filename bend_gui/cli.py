@@ -72,7 +72,7 @@ def cmd_run(args) -> int:
                 bar.n = ev.done
                 bar.set_postfix_str(ev.text, refresh=False)
                 bar.refresh()
-            elif isinstance(ev, Metric) and ev.stage == "base" and not args.quiet:
+            elif isinstance(ev, Metric) and ev.stage == "base" and ev.series == "curve" and not args.quiet:
                 v = ev.values
                 tqdm.write(f"base: epoch {int(ev.x)} train loss {v['train_loss']:.4f} "
                            f"test acc {v['test_acc']:.4f} ({v['seconds']:.1f} s)")
