@@ -18,6 +18,8 @@ from bend_gui.core.events import (
 )
 from bend_gui.core.fileio import load_tensors
 from bend_gui.core.ml.backbones import build_model
+from bend_gui.core.ml.data import place
+from bend_gui.core.ml.fastpath import FastPath
 from bend_gui.core.ml.features import build_features
 from bend_gui.core.ml.members import evaluate_members
 from bend_gui.core.ml.subset import get_vector, resolve, split_model
@@ -141,3 +143,20 @@ def test_vmap_out_of_memory_is_raised_not_a_silent_switch_to_the_loop(monkeypatc
         for ev in gen:
             seen.append(ev)  # noqa: PERF402 - list(gen) would lose what came before the error
     assert not any(isinstance(e, Message) for e in seen)  # no "members run one after another" switch
+
+
+def test_the_fast_path_is_off_on_the_cpu_whatever_the_settings():
+    run = C.RunConfig(device="cpu", bf16=True, channels_last=True, tf32=True, cudnn_benchmark=True, compile=True)
+    fast = FastPath.for_device(run, torch.device("cpu"))
+    assert fast == FastPath()
+    net = torch.nn.Conv2d(1, 2, 3)
+    x = torch.randn(2, 1, 5, 5)
+    assert fast.compiled(net) is net and fast.inputs(x) is x and fast.model(net) is net
+    with fast.autocast():
+        assert net(x).dtype == torch.float32
+
+
+def test_data_stays_where_it_is_on_the_cpu():
+    x, y = torch.zeros(4, 1, 2, 2, dtype=torch.uint8), torch.zeros(4).long()
+    (px, py), where = place((x, y), torch.device("cpu"), free_bytes=0)
+    assert px is x and py is y and where == "in memory"
