@@ -20,8 +20,8 @@ import torch
 
 sys.path.insert(0, str(Path.cwd()))  # the checkout run from, with its tests/helpers.py
 
-from bend_gui.core.fileio import load_tensors  # noqa: E402
-from tests.helpers import run_all, tiny_config, write_tiny_idx  # noqa: E402
+from bend_gui.core.fileio import load_tensors
+from tests.helpers import run_all, tiny_config, write_tiny_idx
 
 
 def digest(t):
