@@ -4,7 +4,7 @@ A job is a generator: it yields typed events (progress, metric points, messages,
 checks a CancelFlag at safe points, and *returns* its result (`StopIteration.value`), which every driver
 hands back to its caller: `run_to_end` in tests and the CLI, the GUI's JobRunner to the page that started
 the job. Events say where they come from by fields, never by strings to parse: `stage` is the pipeline
-stage or the study reporting; `step` a sub-step with its own bar (CACHE_STEP); `point` the study point or
+stage or the study reporting; `step` a sub-step with its own bar (CACHE_STEP, TEST_STEP); `point` the study point or
 ablation variant that a nested pipeline's events belong to.
 """
 
@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 from .errors import Cancelled
 
 CACHE_STEP = "cache"  # the frozen prefix's activations being computed, before a stage's own work
+TEST_STEP = "test"    # a training stage measuring its network on the test set (after an epoch, at the end)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--demo", action="store_true", help="open the embedded demo project (created on first use)")
     args = ap.parse_args(argv)
 
-    from PySide6.QtWidgets import QApplication
+    try:
+        from PySide6.QtWidgets import QApplication
+    except ImportError as e:  # core and CLI install without Qt; the app is the [gui] extra
+        print(f"error: bend-gui needs Qt, which is not installed here ({e}). Install the app with "
+              f"`pip install 'bend-studio[gui]'` (or scripts/setup.sh); the `bend` command works without it.",
+              file=sys.stderr)
+        return 2
 
     from .icon import app_icon
     from .main_window import MainWindow

@@ -86,6 +86,22 @@ def normalize(x: torch.Tensor, mean, std) -> torch.Tensor:
     return (x.float() / 255.0 - m) / s
 
 
+def place(tensors: tuple[torch.Tensor, ...], device: torch.device, free_bytes: int | None,
+          share: float = 0.5) -> tuple[tuple[torch.Tensor, ...], str]:
+    """Where a training stage keeps its data, and words for it. On a GPU: on the device when the tensors take
+    at most `share` of its free memory (a batch is then an index on the device, augmentation included, with
+    no copy per step), else in pinned host memory so each batch's copy overlaps the computation. On the CPU
+    the tensors stay as they are."""
+    if device.type == "cpu":
+        return tensors, "in memory"
+    need = sum(t.numel() * t.element_size() for t in tensors)
+    if free_bytes is not None and need <= share * free_bytes:
+        return tuple(t.to(device) for t in tensors), f"on {device} ({need / 2**20:,.0f} MiB)"
+    if device.type == "cuda":
+        return tuple(t.pin_memory() for t in tensors), f"in pinned host memory ({need / 2**20:,.0f} MiB)"
+    return tensors, "in host memory"
+
+
 # --- where each dataset may live --------------------------------------------------------------------
 
 def _idx_candidates(cfg: DataConfig) -> list[Path]:

@@ -1,8 +1,9 @@
 """Activations entering the tail: the frozen prefix runs once per image, not once per member.
 
 Every member shares the frozen prefix bit for bit, so its output is computed once and reused by the
-collection stage (thousands of subset-training steps) and by evaluation (hundreds of members). When the
-cache would pass [run] cache_limit_gb, the prefix runs again for every batch instead: slower, same numbers.
+collection stage (thousands of subset-training steps) and by evaluation (hundreds of members). The cache is
+kept on the device when it fits its budget there, else in the computer's memory (batches copied over), and
+when it fits neither, the prefix runs again for every batch: slower, same numbers, and said so.
 """
 
 from __future__ import annotations
@@ -39,18 +40,24 @@ class Features:
 
 
 def build_features(prefix: nn.Module, x: torch.Tensor, mean, std, device: torch.device, *, batch_size: int,
-                   limit_bytes: float, cancel: CancelFlag, stage: str, label: str
-                   ) -> Iterator[Progress]:
-    """Generator: yields progress while caching, returns a Features."""
+                   limit_bytes: float, host_limit_bytes: float = 0, cancel: CancelFlag, stage: str,
+                   label: str) -> Iterator[Progress]:
+    """Generator: yields progress while caching, returns a Features. The cache goes on `device` when it
+    takes at most `limit_bytes`, else in host memory when at most `host_limit_bytes` (a GPU's case)."""
     prefix.eval()
     with torch.no_grad():
         probe = prefix(normalize(x[:2].to(device), mean, std))
     need = len(x) * probe[0].numel() * probe.element_size()
-    if need > limit_bytes:
-        yield Progress(stage, 1, 1, f"{label}: {need / 2**30:.1f} GiB of activations exceed the cache limit; "
-                                    f"the frozen part will run per batch", step=CACHE_STEP)
+    if need <= limit_bytes:
+        store = device
+    elif need <= host_limit_bytes:
+        store = torch.device("cpu")
+    else:
+        yield Progress(stage, 1, 1, f"{label}: {need / 2**30:.2f} GiB of activations exceed the cache's memory "
+                                    f"budget; the frozen part will run per batch", step=CACHE_STEP)
         return Features(prefix, x, mean, std, device, None)
-    out = torch.empty((len(x), *probe.shape[1:]), dtype=probe.dtype, device=device)
+    out = torch.empty((len(x), *probe.shape[1:]), dtype=probe.dtype, device=store,
+                      pin_memory=store.type == "cpu" and device.type == "cuda")
     n_batches = (len(x) + batch_size - 1) // batch_size
     with torch.no_grad():
         for b, i in enumerate(range(0, len(x), batch_size)):

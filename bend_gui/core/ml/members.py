@@ -7,6 +7,9 @@ device: on these 2-core CPUs the loop is 1.9× faster for the small CNN's fully 
 for ResNet-18's last block (one big convolution over all members' inputs beats m small ones); see
 tests/benchmarks/RESULTS.md. So 'auto' runs the first chunks of members both ways, times them, and keeps the
 faster; nothing is computed twice.
+
+Out of memory is never a reason to switch paths: it propagates, and the pipeline names the setting to lower.
+Only a tail that vmap cannot run at all (an in-place op it cannot batch) runs the loop, and says so.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..events import CancelFlag, Progress
+from ..events import CancelFlag, Message, Progress
 from .data import normalize
 from .features import Features
+from .oom import is_out_of_memory
 from .subset import Subset, get_vector, set_vector, split_model, tail_param_names
 
 
@@ -58,8 +62,8 @@ def unflatten_batch(vectors: torch.Tensor, subset: Subset) -> dict[str, torch.Te
 
 def evaluate_members(model: nn.Module, subset: Subset, vectors: torch.Tensor, feats: Features,
                      y: torch.Tensor, *, batch_size: int, batching: str, cancel: CancelFlag,
-                     stage: str, label: str, member_chunk: int = 25) -> Iterator[Progress]:
-    """Generator: yields progress, returns MemberOutputs. The model's own subset is restored afterwards."""
+                     stage: str, label: str, member_chunk: int = 25) -> Iterator[Progress | Message]:
+    """Generator: yields progress (and a message if vmap cannot run this tail), returns MemberOutputs. The model's own subset is restored afterwards."""
     device = next(model.parameters()).device
     _, tail, _ = split_model(model, subset)
     tail.eval()
@@ -94,16 +98,20 @@ def evaluate_members(model: nn.Module, subset: Subset, vectors: torch.Tensor, fe
                     logits = None
                     if batching == "auto":
                         logits = chooser(chunk, x)
+                        if chooser.unvmappable:
+                            yield _loop_instead(stage, chooser.unvmappable)
+                            chooser.unvmappable = ""
                         if chooser.choice is not None:
                             batching = chooser.choice
                             run_vmap = run_vmap if batching == "vmap" else None
                     elif run_vmap is not None:
                         try:
                             logits = run_vmap(chunk, x)
-                        except RuntimeError:
-                            # e.g. a subset on a ResNet shortcut: torchvision's in-place `out += identity`
-                            # cannot broadcast a per-member branch. The loop gives the same numbers.
+                        except RuntimeError as e:
+                            if is_out_of_memory(e):
+                                raise
                             run_vmap, batching = None, "loop"
+                            yield _loop_instead(stage, str(e))
                     if logits is None:
                         logits = loop(chunk, x)
                     logits = logits.float()
@@ -138,6 +146,7 @@ class _Chooser:
         self.seconds_per_unit: dict[str, float] = {}
         self.calls = 0
         self.choice: str | None = None
+        self.unvmappable = ""  # why vmap could not run, once it failed
 
     def __call__(self, chunk: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         name = self.PLAN[self.calls]
@@ -145,8 +154,10 @@ class _Chooser:
         t0 = time.perf_counter()
         try:
             logits = self.paths[name](chunk, x)
-        except RuntimeError:  # vmap cannot run this tail (see evaluate_members)
-            self.choice = "loop"
+        except RuntimeError as e:  # vmap cannot run this tail (see _loop_instead); never on out of memory
+            if is_out_of_memory(e):
+                raise
+            self.choice, self.unvmappable = "loop", str(e)
             return self.paths["loop"](chunk, x)
         _sync(self.device)
         if self.calls >= 2:
@@ -155,6 +166,14 @@ class _Chooser:
         if self.calls == len(self.PLAN):
             self.choice = min(self.seconds_per_unit, key=self.seconds_per_unit.get)
         return logits
+
+
+def _loop_instead(stage: str, why: str) -> Message:
+    # e.g. a subset on a ResNet shortcut: torchvision's in-place `out += identity` cannot broadcast a
+    # per-member branch. The loop gives the same numbers.
+    first = why.splitlines()[0] if why else "no detail"
+    return Message(stage, f"vmap cannot run this subset's layers ({first[:160]}); members run one after "
+                          f"another ('loop')")
 
 
 def _sync(device: torch.device) -> None:

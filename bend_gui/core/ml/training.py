@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ..events import TEST_STEP, CancelFlag, Progress
+from .data import normalize
+from .fastpath import FastPath
 
 
 def make_optimizer(name: str, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0):
@@ -62,3 +68,24 @@ def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
 def loss_and_accuracy(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     y = y.to(logits.device)
     return float(F.cross_entropy(logits, y)), accuracy(logits, y)
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, mean, std, device: torch.device, *,
+             fast: FastPath, cancel: CancelFlag, stage: str, text: str, batch_size: int = 1000
+             ) -> Iterator[Progress]:
+    """Generator: the test-set pass as the TEST_STEP sub-step, returning (loss, accuracy). The logits stay on
+    the device and the two numbers are read back once; on the CPU this is exactly `predict` followed by
+    `loss_and_accuracy`."""
+    model.eval()
+    n_batches = (len(x) + batch_size - 1) // batch_size
+    parts = []
+    with torch.no_grad():
+        for b, i in enumerate(range(0, len(x), batch_size)):
+            cancel.check()
+            with fast.autocast():
+                out = model(fast.inputs(normalize(x[i:i + batch_size].to(device, non_blocking=True), mean, std)))
+            parts.append(out.float())
+            yield Progress(stage, b + 1, n_batches, text, step=TEST_STEP)
+        logits, y = torch.cat(parts), y.to(device)
+        loss, acc = F.cross_entropy(logits, y), (logits.argmax(1) == y).float().mean()
+    return float(loss), float(acc)

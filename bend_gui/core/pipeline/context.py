@@ -24,6 +24,7 @@ from ..ml.subset import Subset, resolve, split_model
 from ..project import artifacts as A
 from ..project.folder import Project
 from ..settings.config import ProjectConfig
+from .memory import cache_limits
 
 STAGE_SEED_OFFSETS = {"base": 0, "collect": 1, "autoencoder": 2, "diffusion": 3}
 
@@ -84,9 +85,10 @@ class StageContext:
             prefix, _, cut = split_model(self.base_network(), self.subset())
             x = data.train_x if split == "train" else data.test_x
             self._features = {k: v for k, v in self._features.items() if k[0] == key[0]}  # older bases'
+            on_device, on_host = cache_limits(self.cfg, self.device)  # from the memory free now
             self._features[key] = yield from build_features(
                 prefix, x, data.mean, data.std, self.device, batch_size=self.cfg.evaluate.batch_size,
-                limit_bytes=self.cfg.run.cache_limit_gb * 2**30, cancel=self.cancel, stage=stage,
+                limit_bytes=on_device, host_limit_bytes=on_host, cancel=self.cancel, stage=stage,
                 label=f"{split} (input of {cut})")
         return self._features[key]
 

@@ -4,6 +4,9 @@ the kernel's OOM killer without a word.
 
 `BEND_MEMORY_LIMIT_GB` caps what the estimate believes is available (for tests, and for batch systems whose
 job quota the machine's free memory does not show).
+
+The activation cache is not part of these estimates: it is sized when it is built, from the memory free then
+(`cache_limits`), so it can shrink to nothing but never make a run fail.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from ..settings.config import ProjectConfig
 
 ENV_LIMIT = "BEND_MEMORY_LIMIT_GB"
 FLOAT = 4  # bytes of a float32
+CACHE_SHARE = 0.5  # of the memory free when the activation cache is built; the rest is the stages' own
+UNKNOWN_CACHE_BYTES = 4 * 2**30  # where free memory cannot be read: the fixed limit of earlier versions
 SAMPLE_CHUNK_BYTES = 512 * 2**20  # activations per sampling chunk: a constant, so results do not depend
                                   # on the machine's free memory
 
@@ -62,6 +67,44 @@ def available(device: torch.device) -> tuple[int | None, str]:
         if found is None or capped < found:
             found, where = capped, f"{ENV_LIMIT} = {cap}"
     return found, where
+
+
+def cache_limits(cfg: ProjectConfig, device: torch.device) -> tuple[int, int]:
+    """(bytes the activation cache may take on `device`, bytes it may take in the computer's memory when it
+    does not fit there; 0 when the device is the CPU): a share of what is free now, at most [run]
+    cache_limit_gb when that is set (0 = no cap)."""
+    cap = cfg.run.cache_limit_gb * 2**30 if cfg.run.cache_limit_gb > 0 else math.inf
+
+    def budget(dev: torch.device) -> int:
+        have, _ = available(dev)
+        return int(min(cap, CACHE_SHARE * have if have is not None else UNKNOWN_CACHE_BYTES))
+    return budget(device), (budget(torch.device("cpu")) if device.type != "cpu" else 0)
+
+
+# What to lower when a stage runs out of memory while it runs (the estimates above missed it).
+OOM_SETTINGS = {
+    "base": lambda c: f"[base] batch_size (now {c.base.batch_size})",
+    "collect": lambda c: f"[collect] batch_size (now {c.collect.batch_size}) or [run] cache_limit_gb "
+                         f"({_cache_now(c)})",
+    "autoencoder": lambda c: f"[autoencoder] batch_size (now {c.autoencoder.batch_size}), channels or the subset",
+    "diffusion": lambda c: f"[diffusion] batch_size (now {c.diffusion.batch_size}) or channels",
+    "generate": lambda c: f"[generate] m (now {c.generate.m:,}) or baselines",
+    "evaluate": lambda c: f"[evaluate] batch_size (now {c.evaluate.batch_size}) or [run] cache_limit_gb "
+                          f"({_cache_now(c)})",
+}
+
+
+def _cache_now(cfg: ProjectConfig) -> str:
+    g = cfg.run.cache_limit_gb
+    return f"now {g:g} GiB" if g > 0 else "now 0 = sized from free memory; a small cap such as 1 leaves more"
+
+
+def out_of_memory_message(stage: str, cfg: ProjectConfig, device: torch.device, e: BaseException) -> str:
+    """One line for an out-of-memory failure inside `stage`: where, and the setting to lower."""
+    detail = str(e).splitlines()[0] if str(e) else type(e).__name__
+    lower = OOM_SETTINGS.get(stage, lambda c: "the batch size")(cfg)
+    return (f"{stage}: out of memory on {device} ({detail[:200]}); lower {lower}. Outputs already on disk are "
+            f"unchanged")
 
 
 def autoencoder_params(d: int, cfg: ProjectConfig) -> int:
@@ -106,8 +149,8 @@ def estimate(stage: str, cfg: ProjectConfig, d: int, cache_bytes: int = 0) -> tu
     stage holds nothing that grows with the settings."""
     k, m = cfg.collect.k, cfg.generate.m
     if stage == "collect":
-        return (k * d * FLOAT + cache_bytes, f"{k} snapshots of d = {d:,} numbers and the activation cache",
-                f"[collect] k (now {k}), the subset, or [run] cache_limit_gb (now {cfg.run.cache_limit_gb:g})")
+        return (k * d * FLOAT + cache_bytes, f"{k} snapshots of d = {d:,} numbers",
+                f"[collect] k (now {k}) or the subset")
     if stage == "autoencoder":
         a = cfg.autoencoder
         params = autoencoder_params(d, cfg)
@@ -128,8 +171,8 @@ def estimate(stage: str, cfg: ProjectConfig, d: int, cache_bytes: int = 0) -> tu
                 f"[generate] m (now {m:,}) or [generate] baselines")
     if stage == "evaluate":
         need = FLOAT * (_sets(cfg) * m + k) * d + cache_bytes + 8 * (m + k) ** 2
-        return (need, f"{_sets(cfg) * m + k:,} members of d = {d:,} numbers and the test activations",
-                f"[generate] m (now {m:,}), [generate] baselines or [run] cache_limit_gb")
+        return (need, f"{_sets(cfg) * m + k:,} members of d = {d:,} numbers",
+                f"[generate] m (now {m:,}) or [generate] baselines")
     return 0, "", ""
 
 

@@ -7,25 +7,17 @@ import functools
 import time
 from typing import Iterator
 
-import torch
-
 from ..errors import BendError, Cancelled, MemoryLimitError, ProjectError
 from ..events import CancelFlag, Event, StageFinished, StageStarted
 from ..ml.device import resolve_device
+from ..ml.oom import is_out_of_memory
 from ..project.attempt import StageFiles
 from ..project.folder import STAGES, Project, stage_index
 from ..project.runlog import log_event, logged, run_log
-from . import preflight
+from . import memory, preflight
 from .context import Checkpoint, StageContext
 from .stages import RUNNERS
 from .tensorboard import TensorBoardLog, check_available
-
-
-def is_out_of_memory(e: BaseException) -> bool:
-    """GPU and CPU allocation failures look different: torch.OutOfMemoryError, MemoryError, or a
-    RuntimeError from the CPU allocator."""
-    return isinstance(e, (MemoryError, torch.OutOfMemoryError)) or (
-        isinstance(e, RuntimeError) and ("can't allocate memory" in str(e) or "out of memory" in str(e)))
 
 
 def _record_stop(project: Project, stage: str, fingerprint: str, files: StageFiles | None, state: str,
@@ -96,8 +88,7 @@ def run(project: Project, *, until: str | None = None, only: str | None = None, 
                     raise
                 except Exception as e:
                     if is_out_of_memory(e):
-                        msg = (f"{s}: out of memory on {device} ({str(e).splitlines()[0] if str(e) else 'no detail'}); "
-                               f"lower the batch size or [run] cache_limit_gb, or choose a smaller subset")
+                        msg = memory.out_of_memory_message(s, cfg, device, e)
                         stopped("failed", msg)
                         raise MemoryLimitError(msg) from None
                     stopped("failed", f"{type(e).__name__}: {e}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -28,6 +29,7 @@ BACKBONES = ("smallcnn", "resnet18", "resnet50", "regnetx_400mf", "regnety_400mf
 DATASETS = ("fashion-mnist", "mnist", "cifar10", "cifar100", "imagefolder")
 GENERATORS = ("diffusion", "snapshots", "noise", "average", "gaussian")
 BASELINES = GENERATORS[1:]
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda|cuda:\d+|mps")
 
 
 def opt(default, help: str, *, choices=None, min=None, max=None, items=None):
@@ -150,15 +152,23 @@ class EvaluateConfig:
 
 @dataclass
 class RunConfig:
-    device: str = opt("auto", "where to compute; auto = the GPU when torch sees one", choices=("auto", "cpu", "cuda"))
+    device: str = opt("auto", "where to compute: auto (the GPU when torch sees one), cpu, cuda, cuda:N or mps; "
+                      "a device that is not there is an error")
     seed: int = opt(0, "seed of everything but the generation (see [generate])", min=0)
     threads: int = opt(0, "CPU threads for torch (0 = torch's default)", min=0)
-    cache_limit_gb: float = opt(4.0, "largest activation cache kept in memory; above it the frozen part "
-                                "runs again for every batch", min=0.0)
+    cache_limit_gb: float = opt(0.0, "cap on the activation cache; 0 = sized from the memory actually free "
+                                "(on the GPU when it fits there); above it the frozen part runs per batch",
+                                min=0.0)
     log_every: int = opt(10, "training stages report their loss and learning rate every N steps, so curves "
                          "grow while an epoch runs (written to <stage>/steps.csv)", min=1)
     tensorboard: bool = opt(False, "also write the curves as TensorBoard event files to <project>/tensorboard "
                             "(needs the tensorboard package)")
+    # The CUDA fast path. Each is ignored on the CPU and MPS, so CPU numbers never depend on them.
+    bf16: bool = opt(True, "CUDA only: bfloat16 autocast for the backbone's forward passes")
+    channels_last: bool = opt(True, "CUDA only: channels-last memory layout for conv backbones")
+    tf32: bool = opt(True, "CUDA only: TensorFloat-32 for float32 matrix products and convolutions")
+    cudnn_benchmark: bool = opt(True, "CUDA only: let cuDNN time its convolution algorithms once per shape")
+    compile: bool = opt(False, "CUDA only: torch.compile the training step's network (slow first steps)")
 
 
 SECTIONS: dict[str, type] = {
@@ -213,6 +223,9 @@ class ProjectConfig:
                 raise ConfigError(f"[generate] baselines: unknown generator {b!r}; allowed: {', '.join(BASELINES)}")
         if len(self.autoencoder.channels) != 4:
             raise ConfigError("[autoencoder] channels: give exactly 4 numbers (one per conv layer)")
+        if not DEVICE_PATTERN.fullmatch(self.run.device):
+            raise ConfigError(f"[run] device = {self.run.device!r}: allowed: auto, cpu, cuda, cuda:N (N = 0, 1, …) "
+                              f"or mps")
         if not self.diffusion.channels:
             raise ConfigError("[diffusion] channels: give at least one number")
         return self

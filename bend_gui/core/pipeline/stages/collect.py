@@ -3,6 +3,8 @@
 Only the tail (from the first layer holding subset parameters) runs: the frozen prefix's activations are
 cached once. Snapshots are taken every epoch (BEND) or every N iterations (p-diff v3). Each snapshot's
 test accuracy is measured as it is saved: these are the "original" models of the paper's Table 3.
+Losses are summed on the device and read back once per snapshot and once per [run] log_every steps
+(steps.csv); on a GPU the steps run under the [run] fast-path settings (bf16 autocast, TF32).
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ import torch.nn.functional as F
 from ...errors import Cancelled
 from ...events import Event, Message, Progress
 from ...ml import finite
+from ...ml.fastpath import FastPath
 from ...ml.subset import freeze_outside, get_vector, set_vector, split_model
 from ...ml.training import epoch_permutation, make_optimizer, steps_per_epoch
 from ...project import artifacts as A
 from ..context import Checkpoint, Curve, StageContext
+from ..steplog import StepLog
 from .common import features_accuracy
 
 STAGE = "collect"
@@ -46,7 +50,12 @@ def run(ctx: StageContext) -> Iterator[Event]:
     ckpt = Checkpoint(ctx.project, STAGE, ctx.project.fingerprint(STAGE, cfg))
     snaps_curve = Curve(ctx.project, STAGE, "snapshots")
     loss_curve = Curve(ctx.project, STAGE, "curve")
-    it, snapshots, elapsed, loss_sum, loss_n = 0, [], 0.0, 0.0, 0
+    steps = StepLog(ctx.project, STAGE, cfg.run.log_every)
+    fast = FastPath.for_device(cfg.run, dev)
+    # float64 on the device: the same sums the Python floats of per-step reads gave
+    acc_dtype = torch.float32 if dev.type == "mps" else torch.float64
+    it, snapshots, elapsed = 0, [], 0.0
+    loss_sum, loss_n = torch.zeros((), dtype=acc_dtype, device=dev), 0  # since the last snapshot
     hint = f"subset training diverged: try a lower [collect] lr (now {c.lr:g})"
 
     def restore(state: dict) -> None:
@@ -55,6 +64,7 @@ def run(ctx: StageContext) -> Iterator[Event]:
         opt.load_state_dict(state["optimizer"])
         it, snapshots, elapsed = state["iteration"], list(state["snapshots"]), state["elapsed"]
         snaps_curve.rows, loss_curve.rows = list(state["snapshots_curve"]), list(state["curve"])
+        steps.curve.rows = list(state.get("steps", []))
 
     set_vector(model, subset, start_vec)
     if ckpt.restore(restore):
@@ -65,7 +75,7 @@ def run(ctx: StageContext) -> Iterator[Event]:
     def checkpoint_state() -> dict:
         return {"vector": get_vector(model, subset), "optimizer": opt.state_dict(), "iteration": it,
                 "snapshots": snapshots, "elapsed": elapsed + time.perf_counter() - t0,
-                "snapshots_curve": snaps_curve.rows, "curve": loss_curve.rows}
+                "snapshots_curve": snaps_curve.rows, "curve": loss_curve.rows, "steps": steps.curve.rows}
 
     t0 = time.perf_counter()
     perm_epoch, perm = -1, None
@@ -76,24 +86,30 @@ def run(ctx: StageContext) -> Iterator[Event]:
             if epoch != perm_epoch:
                 perm_epoch, perm = epoch, epoch_permutation(n, ctx.seed(STAGE), epoch)
             idx = perm[step * c.batch_size:(step + 1) * c.batch_size]
-            logits = tail(train_f.get(idx))
-            loss = F.cross_entropy(logits, data.train_y[idx].to(dev))
+            with fast.autocast():
+                logits = tail(train_f.get(idx))
+                loss = F.cross_entropy(logits, data.train_y[idx].to(dev, non_blocking=True))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             it += 1
-            loss_value = loss.item()
-            finite.check_loss(loss_value, STAGE, f"at iteration {it}, before snapshot {len(snapshots) + 1} of "
-                                                 f"{c.k}", hint)
-            loss_sum, loss_n = loss_sum + loss_value, loss_n + 1
+            loss_sum += loss.detach().to(acc_dtype)
+            loss_n += 1
+            steps.add(loss)
+            if steps.due(it):
+                yield steps.point(it, opt.param_groups[0]["lr"], f"between iterations {it - cfg.run.log_every + 1} "
+                                  f"and {it}, before snapshot {len(snapshots) + 1} of {c.k}", hint)
             if it % every == 0:
+                train_loss = float(loss_sum) / loss_n  # one read-back per snapshot
+                finite.check_loss(train_loss, STAGE, f"in the iterations before snapshot {len(snapshots) + 1} "
+                                                     f"of {c.k} (up to iteration {it})", hint)
                 vec = get_vector(model, subset)
                 # One check per snapshot: the last step's update can break the weights after a finite loss.
                 finite.check_tensor(vec, STAGE, f"snapshot {len(snapshots) + 1} of {c.k} (iteration {it})", hint)
                 snapshots.append(vec)
                 acc = features_accuracy(tail, test_f, data.test_y, cfg.evaluate.batch_size)
-                train_loss = loss_sum / loss_n
-                loss_sum, loss_n = 0.0, 0
+                loss_sum.zero_()
+                loss_n = 0
                 yield loss_curve.add("iteration", it, train_loss=train_loss)
                 yield snaps_curve.add("index", len(snapshots), iteration=it, epoch=it / spe, test_acc=acc,
                                       train_loss=train_loss)
@@ -104,6 +120,7 @@ def run(ctx: StageContext) -> Iterator[Event]:
         ckpt.save(checkpoint_state())
         snaps_curve.flush()
         loss_curve.flush()
+        steps.flush()
         raise
 
     seconds = elapsed + time.perf_counter() - t0
@@ -113,6 +130,7 @@ def run(ctx: StageContext) -> Iterator[Event]:
         "test_acc": accs, "iterations": torch.tensor([int(r["iteration"]) for r in snaps_curve.rows])})
     snaps_curve.flush()
     loss_curve.flush()
+    steps.flush()
     ckpt.clear()
     yield Message(STAGE, f"{c.k} snapshots: test accuracy {accs.min():.4f}–{accs.max():.4f} "
                          f"(mean {accs.mean():.4f}); base model {start_acc:.4f}")
