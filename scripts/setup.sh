@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras=""
-[ "${1:-}" = "--test" ] && extras="[test]"
+[ "${1:-}" = "--test" ] && extras="[test,cluster]"   # the tests start a real local Ray cluster
 
 apt_packages=(dataset-fashion-mnist libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1
               libdbus-1-3 libglib2.0-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0

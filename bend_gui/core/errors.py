@@ -27,3 +27,7 @@ class DivergedError(BendError):
 
 class MemoryLimitError(BendError):
     """A stage would need more memory than is available; the message names the setting to lower."""
+
+
+class ClusterError(BendError):
+    """A compute cluster (Ray) cannot be reached or used; the message names the address and the remedy."""
