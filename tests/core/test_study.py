@@ -171,3 +171,20 @@ def test_cli_grid_prints_points_as_json_and_refuses_bad_input(hard, capsys):
                  "--address", "127.0.0.1:1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: cannot reach a Ray cluster at 127.0.0.1:1")
+
+
+def test_a_k_study_gives_the_k_sweeps_numbers(hard):
+    """collect.k trains each point's generator on k of the snapshots, drawn as the k-sweep draws them: the
+    same point of both gives the same numbers (Figure 5a as a study, on any executor)."""
+    from bend_gui.core.studies import sweeps
+
+    _, rows = drain(sweeps.sweep_k(hard, [3], [0], m=4))
+    name, grid = study.define(hard, {"collect.k": [3], "generate.m": [4]}, [0], "k")
+    assert grid.level == "generator"
+    records = run_to_end(study.run_study(hard, name, grid))
+    for c in COMPARED:
+        assert records[0]["row"][c] == pytest.approx(rows[0][c], abs=1e-12), c
+    with pytest.raises(ProjectError, match="the project has 6 snapshots"):
+        run_to_end(study.run_study(hard, *study.define(hard, {"collect.k": [7]}, [0], "k7")))
+    with pytest.raises(ConfigError, match="recollects"):
+        study.define(hard, {"collect.lr": [0.1]}, [0], "lr")

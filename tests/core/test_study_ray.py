@@ -4,10 +4,8 @@ would stop every user's Ray). The points of a 3 × 2 grid run on both nodes and 
 executor's; a failing point is recorded; killing the second node mid-study still finishes every point;
 SIGKILL of the driver, then a rerun, computes only the missing points."""
 
-import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,77 +19,7 @@ from bend_gui.core.studies.executors import LocalExecutor
 from tests.helpers import hard_config, private_copy, run_all
 
 ray = pytest.importorskip("ray", reason="the cluster extra is not installed (pip install -e '.[cluster]')")
-
-REPO = Path(__file__).resolve().parents[2]
-RAY_BIN = Path(sys.executable).with_name("ray")
-START_TIMEOUT_S = 120
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(args: list[str], log: Path) -> subprocess.Popen:
-    # PYTHONPATH: the workers import this checkout's bend_gui, as the driver does.
-    env = dict(os.environ, PYTHONPATH=str(REPO), RAY_USAGE_STATS_ENABLED="0")
-    with open(log, "w") as f:
-        return subprocess.Popen([str(RAY_BIN), "start", "--block", "--disable-usage-stats", "--num-cpus", "1",
-                                 "--node-ip-address", "127.0.0.1", *args], env=env, stdout=f,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop one node: its `ray start --block` process group (the daemons it started run in it)."""
-    if proc.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-class Cluster:
-    def __init__(self, tmp: Path):
-        self.port = _free_port()
-        self.address = f"127.0.0.1:{self.port}"
-        self.head = _start(["--head", "--port", str(self.port), "--include-dashboard=false",
-                            "--temp-dir", str(tmp / "ray")], tmp / "head.log")
-        self.node = None
-        self.tmp = tmp
-
-    def wait_for_head(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 1).close()
-                return
-            except OSError:
-                assert self.head.poll() is None, (self.tmp / "head.log").read_text()[-2000:]
-                assert time.monotonic() < deadline, "the Ray head did not start"
-                time.sleep(0.5)
-
-    def start_second_node(self) -> None:
-        self.node = _start(["--address", self.address], self.tmp / "node.log")
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while len(self.alive()) < 2:
-            assert self.node.poll() is None, (self.tmp / "node.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "the second Ray node did not join"
-            time.sleep(0.5)
-
-    def alive(self) -> list[str]:
-        return [n["NodeID"] for n in ray.nodes() if n["Alive"]]
-
-    def head_id(self) -> str:
-        return next(n["NodeID"] for n in ray.nodes() if n["Alive"] and
-                    n.get("Resources", {}).get("node:__internal_head__"))
+from tests.ray_cluster import REPO, Cluster, stop_node  # after the skip: it imports ray
 
 
 @pytest.fixture(scope="module")
@@ -105,11 +33,7 @@ def cluster(tmp_path_factory):
         c.start_second_node()
         yield c
     finally:
-        if ray.is_initialized():
-            ray.shutdown()
-        for proc in (c.node, c.head):
-            if proc is not None:
-                _stop(proc)
+        c.stop()
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +123,7 @@ def test_killing_the_second_node_mid_study_still_finishes_every_point(cluster, p
             break
         if killed_at is None and isinstance(ev, Metric) and ev.series == study.SERIES:
             killed_at = time.time()
-            _stop(cluster.node)   # a point is most likely running there now: Ray retries it on the head
+            stop_node(cluster.node)   # a point is most likely running there now: Ray retries it on the head
     assert killed_at is not None
     assert len(records) == 4 and all(r["state"] == "done" for r in records), [r["error"] for r in records]
     assert cluster.alive() == [head]

@@ -21,6 +21,9 @@ from ..settings import config as C
 LEVELS = ("generator", "generate")
 SECTION_LEVEL = {"autoencoder": "generator", "diffusion": "generator", "generate": "generate",
                  "evaluate": "generate"}
+# collect.k is the one [collect] key a point can do without recollecting: it trains the generator on k of
+# the project's snapshots (the first k of a seeded permutation, as the k-sweep of Figure 5a does).
+KEY_LEVEL = {"collect.k": "generator"}
 # Keys a grid may not hold: the seeds are the study's own axis.
 SEED_KEYS = {"generate.seed": "the seed of each point is --seeds", "run.seed": "the seed of each point is --seeds"}
 REFUSED_SECTIONS = {
@@ -28,7 +31,8 @@ REFUSED_SECTIONS = {
     "data": "it changes the data: make a project per value",
     "base": "it retrains the base network: make a project per value",
     "subset": "another subset is a layer ablation: bend ablation DIR --add LAYERS",
-    "collect": "it recollects the snapshots, which a study point does not do yet: make a project per value",
+    "collect": "it recollects the snapshots, which a study point does not do yet: make a project per value "
+               "(collect.k alone is fine: a point then trains on k of the project's snapshots)",
     "run": "[run] keys change where and how fast a point runs, not its result",
 }
 
@@ -60,7 +64,7 @@ class Grid:
     @property
     def level(self) -> str:
         """The earliest part of the pipeline any key feeds (what every point of the study reruns)."""
-        levels = {SECTION_LEVEL[k.split(".", 1)[0]] for k in self.keys} or {"generate"}
+        levels = {KEY_LEVEL.get(k) or SECTION_LEVEL[k.split(".", 1)[0]] for k in self.keys} or {"generate"}
         return next(lv for lv in LEVELS if lv in levels)
 
     def points(self) -> list[Point]:
@@ -121,7 +125,7 @@ def check_key(key: str) -> None:
         raise ConfigError(f"grid key {key!r}: unknown key; [{section}] has {', '.join(sorted(known))}")
     if key in SEED_KEYS:
         raise ConfigError(f"grid key {key!r}: {SEED_KEYS[key]}")
-    if section in REFUSED_SECTIONS:
+    if section in REFUSED_SECTIONS and key not in KEY_LEVEL:
         raise ConfigError(f"grid key {key!r}: a study cannot sweep [{section}]: {REFUSED_SECTIONS[section]}")
 
 

@@ -29,6 +29,7 @@ from ..pipeline.context import stage_seed
 from ..pipeline.memory import sample_chunk
 from ..results import metrics as M
 from ..settings import config as C
+from .sweeps import snapshot_draw
 
 STAGE = "study"
 POINT_STEP = "point"   # the `step` of a point's own progress (training steps, members evaluated)
@@ -57,6 +58,10 @@ def point_job(inputs: dict, cfg_dict: dict, level: str, seed: int, cancel: Cance
         t0 = time.perf_counter()
         subset = Subset.from_dict(inputs["subset"])
         snaps = inputs["snapshots"].float()
+        orig = inputs["orig_preds"].numpy().astype(np.int64)
+        if cfg.collect.k < len(snaps):  # collect.k swept: the generator sees k of the snapshots (Figure 5a)
+            idx = snapshot_draw(len(snaps), cfg.collect.k, seed)
+            snaps, orig = snaps[idx], orig[idx.numpy()]
         net = _network(inputs["base"], device)
         feats_t = inputs["test_features"]
         feats = Features(None, feats_t, None, None, device, feats_t)
@@ -87,7 +92,6 @@ def point_job(inputs: dict, cfg_dict: dict, level: str, seed: int, cancel: Cance
                                                 batching=cfg.evaluate.member_batching, cancel=cancel,
                                                 stage=STAGE, label="members"), relabel)
         preds = out.preds.numpy().astype(np.int64)
-        orig = inputs["orig_preds"].numpy().astype(np.int64)
         y_np = y.numpy()
         t3 = M.table3_row(preds, orig, y_np, out.mean_probs.numpy(), repeats=cfg.evaluate.abend_repeats, seed=seed)
         div = M.diversity_block(preds, orig, y_np, int(inputs["num_classes"]), seed)
