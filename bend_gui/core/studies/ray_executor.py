@@ -106,6 +106,10 @@ class RayExecutor:
         gpu = f", {self.gpus:g} GPU" if self.gpus else ""
         return f"on the Ray cluster at {self.address} ({self.cpus:g} CPU{gpu} per point, {self.retries} retries)"
 
+    def check_reachable(self) -> None:
+        """A ClusterError unless a head node answers at the address (a quick probe; Ray is not started)."""
+        probe(resolve_address(self.address))
+
     def prepare(self) -> None:
         """Join the cluster before the study reads the project: an unreachable one fails at once."""
         connect(self.address)
