@@ -85,7 +85,7 @@ def main() -> None:
         t_warm, _ = timed(ray_p, "warmup", {"generate.generator": ["snapshots"], "generate.m": [1]}, ray_one)
         local = make_executor("local")
         t_lc, rec_lc = timed(local_p, "cheap", CHEAP, local)
-        t_rc, rec_rc = timed(ray_p, "cheap", CHEAP, ray_one)
+        t_rc, _ = timed(ray_p, "cheap", CHEAP, ray_one)
         t_lg, rec_lg = timed(local_p, "grid", GRID, local)
         t_rg, rec_rg = timed(ray_p, "grid", GRID, ray_par)
     finally:
