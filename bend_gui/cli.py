@@ -201,6 +201,10 @@ def cmd_layers(args) -> int:
 def cmd_sweep(args) -> int:
     from .core.studies import sweeps
 
+    if args.grid or (args.name and not args.over):
+        return cmd_study(args)
+    if not args.over:
+        raise BendError("give the grid (--grid section.key=v1,v2 ...) or --over m|k with --values")
     project = Project.open(args.dir)
     if not args.summary:
         seeds = sweeps.parse_values(args.seeds, "--seeds")
@@ -217,6 +221,9 @@ def cmd_sweep(args) -> int:
         if rc:
             return rc
     rows = sweeps.load_sweep(project, args.over)
+    if args.json:
+        _print_json({"over": args.over, "info": sweeps.sweep_info(project, args.over), "rows": rows})
+        return 0
     if not rows:
         print(f"no sweep over {args.over} saved in {project.root}")
         return 0
@@ -227,6 +234,63 @@ def cmd_sweep(args) -> int:
                                       " · STALE: made with an earlier generator or other settings"))
     print(sweeps.format_summary(rows, args.over))
     print(f"rows: {sweeps.sweep_path(project, args.over)}")
+    return 0
+
+
+STUDY_COLUMNS = (("sbend", "sBEND"), ("abend_mean", "aBEND"), ("gen_mean", "gen mean"), ("orig_mean", "orig mean"),
+                 ("d_i", "d_i"), ("disagree_gen", "disagree"))
+
+
+def _study_json(records: list[dict]) -> list[dict]:
+    """The points as `--json` prints them: swept values, seed, state, Table 3 columns, d_i, disagreement."""
+    from .core.studies.point import ROW_COLUMNS
+
+    out = []
+    for r in records:
+        row = r.get("row", {})
+        out.append({**r["values"], "seed": r["seed"], "state": r["state"],
+                    **{c: row.get(c) for c in ROW_COLUMNS}, "d_i": row.get("d_i"),
+                    "disagreement": row.get("disagree_gen"), "node": r.get("node", ""), "error": r.get("error", "")})
+    return out
+
+
+def cmd_study(args) -> int:
+    """`bend sweep DIR --grid key=v1,v2 ... --seeds 0,1,2`: a study over any settings (core/studies/study.py)."""
+    from .core.studies import grid as G
+    from .core.studies import study
+    from .core.studies.executors import make_executor
+
+    project = Project.open(args.dir)
+    keys = dict(G.parse_grid_arg(g) for g in args.grid) if args.grid else None
+    name, grid = study.define(project, keys, G.parse_seeds(args.seeds) if keys else None, args.name)
+    if not args.summary:
+        options = {} if args.executor == "local" else {
+            "address": args.address, "cpus_per_point": args.cpus_per_point, "gpus_per_point": args.gpus_per_point,
+            "retries": args.retries}
+        executor = make_executor(args.executor, **options)
+        rc = _drive(lambda cancel: study.run_study(project, name, grid, executor, cancel), f"study {name}",
+                    args.quiet)
+        if rc:
+            return rc
+    definition, records = study.load_study(project, name)
+    if args.json:
+        _print_json(_study_json(records))
+        return 0
+    keys = list(definition["grid"]["keys"])
+    head = "".join(f"{k.split('.', 1)[1]:>16}" for k in keys) + f"{'seed':>6}{'state':>8}" + \
+        "".join(f"{label:>11}" for _, label in STUDY_COLUMNS)
+    print(f"study {name} · accuracy in % · {len(records)} of {len(G.Grid.from_dict(definition['grid']).points())} "
+          f"points saved")
+    print(head)
+    for r in records:
+        row = r.get("row", {})
+        cells = "".join(f"{r['values'][k]!s:>16}" for k in keys) + f"{r['seed']:>6}{r['state']:>8}"
+        for c, _ in STUDY_COLUMNS:
+            v = row.get(c)
+            cells += f"{'':>11}" if v is None else (f"{100 * v:>11.2f}" if c not in ("d_i", "disagree_gen")
+                                                     else f"{v:>11.3f}")
+        print(cells + (f"  {r['error']}" if r.get("error") else ""))
+    print(f"table: {project.root / 'studies' / name / 'table.csv'}")
     return 0
 
 
@@ -327,14 +391,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classes", type=int, default=10)
     p.add_argument("--all", action="store_true", help="also modules without parameters of their own")
 
-    p = command("sweep", cmd_sweep, "accuracy vs m (one trained generator) or vs k (a generator trained per "
-                "point), mean ± std over seeds (BEND Figure 5)", json=False)
+    p = command("sweep", cmd_sweep, "a study over any settings (--grid), or accuracy vs m or k (--over, BEND "
+                "Figure 5); mean ± std over seeds")
     project_dir(p)
-    p.add_argument("--over", choices=("m", "k"), required=True)
+    p.add_argument("--grid", action="append", metavar="SECTION.KEY=V1,V2",
+                   help="a study: sweep this setting over these values (repeat for a grid), e.g. "
+                   "--grid autoencoder.latent_noise=0,0.1,0.3 --grid generate.sampler=ddim,ddpm")
+    p.add_argument("--name", help="the study's name (folder studies/NAME; default: the swept keys); alone, "
+                   "reruns that study's missing points")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="where the points run: here, one at a time (default), or on a Ray cluster")
+    p.add_argument("--address", default="auto", help="ray: the cluster, auto or HOST:PORT (default auto)")
+    p.add_argument("--cpus-per-point", type=float, default=1, help="ray: CPUs each point reserves (default 1)")
+    p.add_argument("--gpus-per-point", type=float, default=0,
+                   help="ray: GPU share each point reserves, e.g. 0.25 = four points per GPU (default 0)")
+    p.add_argument("--retries", type=int, default=3, help="ray: retries of a point whose worker died (default 3)")
+    p.add_argument("--over", choices=("m", "k"), help="Figure 5's sweeps over m or k (with --values)")
     p.add_argument("--values", help="comma-separated m or k values, e.g. 5,10,20,50,100")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     p.add_argument("--m", type=int, help="k-sweep only: members generated per point (default [generate] m)")
-    p.add_argument("--summary", action="store_true", help="only print the saved sweep")
+    p.add_argument("--summary", action="store_true", help="only print the saved sweep or study")
 
     p = command("ablation", cmd_ablation, "layer ablation (BEND Table 5): variants of the subset sharing the "
                 "base", json=False)

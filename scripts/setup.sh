@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # The app needs the [gui] extra (Qt); a headless node can `pip install .` for the core and `bend` alone.
 extras="[gui]"
-[ "${1:-}" = "--test" ] && extras="[gui,test]"
+[ "${1:-}" = "--test" ] && extras="[gui,test,cluster]"   # the tests start a real local Ray cluster
 
 apt_packages=(dataset-fashion-mnist libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1
               libdbus-1-3 libglib2.0-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0

@@ -43,3 +43,7 @@ class MemoryLimitError(BendError):
     """A stage needs, or ran out of, more memory than is available; the message names the setting to lower."""
 
     exit_code = EXIT_OUT_OF_MEMORY
+
+
+class ClusterError(BendError):
+    """A compute cluster (Ray) cannot be reached or used; the message names the address and the remedy."""

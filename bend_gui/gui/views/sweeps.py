@@ -32,7 +32,7 @@ from ..page_job import PageJob
 from ..plots import PlotPanel, caption
 from ..project_model import ProjectModel
 from ..runner import JobOutcome
-from .common import ERROR_STYLE, MUTED, NumericItem, fit_table_height, status_label
+from .common import ERROR_STYLE, MUTED, NumericItem, fit_table_height, status_label, text_item
 
 # The six quantities of Figure 5 (soft voting stays in the CSV files).
 PLOTTED = ("sbend", "abend_mean", "gen_mean", "gen_median", "orig_mean", "orig_median")
@@ -270,12 +270,21 @@ class SweepsPage(QWidget):
         for over in sweeps.OVER:
             self.plots[over].setObjectName(f"sweep-plot-{over}")
             split.addWidget(self.plots[over])
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
+        figure5 = QWidget()
+        lay = QVBoxLayout(figure5)
+        lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(controls)
         lay.addLayout(status_row)
         lay.addWidget(self.error)
         lay.addWidget(split, 1)
+        self.study = StudyPanel(model)
+        self.study.setObjectName("studyPanel")
+        pages = QSplitter(Qt.Orientation.Vertical)
+        pages.addWidget(figure5)
+        pages.addWidget(self.study)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        outer.addWidget(pages, 1)
 
         self.m_btn.clicked.connect(self.start_m)
         self.k_btn.clicked.connect(self.start_k)
@@ -463,3 +472,342 @@ class SweepsPage(QWidget):
             return "each point trains a fresh autoencoder and DDPM with the project's settings"
         return (f"each point trains a fresh autoencoder and DDPM: about {duration(per)} here (this project's own "
                 f"training time), so {n} point{'s' if n != 1 else ''} take about {duration(per * n)}")
+
+
+# --- studies: a grid over any settings, here or on a Ray cluster ------------------------------------------
+
+# What a study's plot can show (fractions shown in %, diversity as is).
+STUDY_QUANTITIES = {"sbend": "sBEND", "abend_mean": "aBEND", "soft": "soft vote", "gen_mean": "gen mean",
+                    "orig_mean": "orig mean", "potential": "potential", "d_i": "d_i (eq. 14)",
+                    "disagree_gen": "disagreement"}
+ACCURACY = {"sbend", "abend_mean", "soft", "gen_mean", "orig_mean", "potential"}
+STATE_COLORS = {"queued": "#777777", "running": "#1565c0", "done": "#2e7d32", "failed": "#c62828"}
+SETTINGS_ORG = "bend-studio"
+
+
+def grid_keys() -> list[str]:
+    """The settings a study can sweep, from the schema (sections a point can rerun, and collect.k)."""
+    from dataclasses import fields
+
+    from ...core.settings import config as C
+    from ...core.studies import grid as G
+
+    out = []
+    for section in ("generate", "evaluate", "autoencoder", "diffusion", "collect"):
+        for f in fields(C.SECTIONS[section]):
+            key = f"{section}.{f.name}"
+            try:
+                G.check_key(key)
+            except BendError:
+                continue
+            out.append(key)
+    return out
+
+
+def parse_grid_text(text: str) -> dict[str, list]:
+    """'key=v1,v2; key2=v3' → {key: [v1, v2], key2: [v3]} (values as --grid reads them)."""
+    from ...core.studies import grid as G
+
+    return dict(G.parse_grid_arg(part.strip()) for part in text.split(";") if part.strip())
+
+
+def study_series(records: list[dict], x_key: str, q: str) -> dict[str, tuple[list, list, list]]:
+    """Per combination of the other swept keys: x values, mean and std over seeds (ddof 0) of quantity q
+    (done points only); x sorted. Text values of x are placed at 0, 1, 2… in the order they appear."""
+    groups: dict[str, dict] = {}
+    for r in records:
+        if r.get("state") != "done" or q not in r.get("row", {}):
+            continue
+        others = ", ".join(f"{k.split('.', 1)[1]} = {v}" for k, v in r["values"].items() if k != x_key)
+        groups.setdefault(others, {}).setdefault(r["values"][x_key], []).append(float(r["row"][q]))
+    out = {}
+    for label, by_x in groups.items():
+        xs = list(by_x)
+        if all(isinstance(x, (int, float)) for x in xs):
+            xs.sort()
+        out[label] = (xs, [float(np.mean(by_x[x])) for x in xs], [float(np.std(by_x[x])) for x in xs])
+    return out
+
+
+class StudyPlot(PlotPanel):
+    """A quantity against one swept key: a line per combination of the other keys, mean ± std over seeds."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("study", parent)
+        self.plot_item.setMenuEnabled(False)
+        self.legend = self.plot_item.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        self.series: dict[str, tuple[list, list, list]] = {}
+        self.x_key, self.q = "", "sbend"
+
+    def draw(self, records: list[dict], x_key: str, q: str) -> None:
+        self.x_key, self.q = x_key, q
+        self.plot_item.clear()
+        self.legend.clear()
+        self.series = study_series(records, x_key, q) if x_key else {}
+        scale = 100.0 if q in ACCURACY else 1.0
+        texts: list = []
+        for i, (label, (xs, mean, std)) in enumerate(self.series.items()):
+            numeric = all(isinstance(x, (int, float)) for x in xs)
+            if not numeric:
+                texts = xs
+            x = np.array(xs if numeric else range(len(xs)), dtype=float)
+            y, e = scale * np.array(mean), scale * np.array(std)
+            color = pg.intColor(i, hues=max(len(self.series), 1))
+            line = pg.PlotDataItem(x, y, pen=pg.mkPen(color, width=2), symbol="o", symbolSize=6,
+                                   symbolBrush=color, symbolPen=color)
+            self.plot_item.addItem(pg.ErrorBarItem(x=x, y=y, height=2 * e, beam=0, pen=pg.mkPen(color)))
+            self.plot_item.addItem(line)
+            self.legend.addItem(line, label or STUDY_QUANTITIES.get(q, q))
+        self.plot_item.getAxis("bottom").setTicks([list(enumerate(map(str, texts)))] if texts else None)
+        self.plot_item.setLabel("bottom", x_key)
+        self.plot_item.setLabel("left", STUDY_QUANTITIES.get(q, q) + (" (%)" if q in ACCURACY else ""))
+        self.plot_item.setTitle(f"{STUDY_QUANTITIES.get(q, q)} vs {x_key}: mean ± std over seeds", size="10pt")
+
+    def csv_table(self) -> tuple[list[str], list[list]]:
+        header = ["series", self.x_key, f"{self.q}_mean", f"{self.q}_std"]
+        return header, [[label, x, f"{m:.8g}", f"{s:.8g}"] for label, (xs, ms, ss) in self.series.items()
+                        for x, m, s in zip(xs, ms, ss)]
+
+
+class StudyPanel(QGroupBox):
+    """Pick keys from the settings schema and their values, seeds and where to run; the points arrive live
+    with their state and node; any Table-3 quantity or diversity measure against a swept key."""
+
+    def __init__(self, model: ProjectModel, parent: QWidget | None = None):
+        super().__init__("Study: a grid over any settings × seeds, here or on a Ray cluster", parent)
+        from PySide6.QtCore import QSettings
+        from PySide6.QtWidgets import QComboBox
+
+        self.model = model
+        self.settings = QSettings(SETTINGS_ORG, SETTINGS_ORG)
+        self.records: dict[str, dict] = {}   # point key → its record (state, values, row, node, error)
+        self.order: list[str] = []
+        self.key_pick = QComboBox()
+        self.key_pick.addItems(grid_keys())
+        self.values_edit = QLineEdit()
+        self.values_edit.setPlaceholderText("values, e.g. 0, 0.1, 0.3")
+        self.add_btn = QPushButton("Add")
+        self.grid_edit = QLineEdit()
+        self.grid_edit.setObjectName("studyGrid")
+        self.grid_edit.setPlaceholderText("autoencoder.latent_noise=0,0.1,0.3; generate.sampler=ddim,ddpm")
+        self.seeds_edit = QLineEdit("0, 1, 2")
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("name (default: the keys)")
+        self.executor = QComboBox()
+        self.executor.addItems(["this machine", "Ray cluster"])
+        self.address = QLineEdit(str(self.settings.value("studies/address", "auto")))
+        self.address.setToolTip("the Ray head node: auto (the cluster started on this machine) or HOST:PORT")
+        self.executor.setCurrentIndex(1 if self.settings.value("studies/executor", "local") == "ray" else 0)
+        self.start_btn = QPushButton("Run study")
+        self.start_btn.setObjectName("studyStart")
+        self.cancel_btn = QPushButton("Cancel")
+        self.status = status_label("color: #1565c0;")
+        self.status.setObjectName("studyStatus")
+        self.error = status_label(ERROR_STYLE)
+        self.error.setObjectName("studyError")
+        self.table = QTableWidget()
+        self.table.setObjectName("studyTable")
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.x_pick, self.q_pick = QComboBox(), QComboBox()
+        for q, label in STUDY_QUANTITIES.items():
+            self.q_pick.addItem(label, q)
+        self.plot = StudyPlot()
+        self.plot.setObjectName("studyPlot")
+
+        form = QGridLayout()
+        form.addWidget(QLabel("key"), 0, 0)
+        form.addWidget(self.key_pick, 0, 1)
+        form.addWidget(self.values_edit, 0, 2)
+        form.addWidget(self.add_btn, 0, 3)
+        form.addWidget(QLabel("grid"), 1, 0)
+        form.addWidget(self.grid_edit, 1, 1, 1, 3)
+        form.addWidget(QLabel("seeds"), 2, 0)
+        form.addWidget(self.seeds_edit, 2, 1)
+        form.addWidget(self.name_edit, 2, 2, 1, 2)
+        form.addWidget(QLabel("run on"), 3, 0)
+        form.addWidget(self.executor, 3, 1)
+        form.addWidget(self.address, 3, 2)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_btn)
+        buttons.addWidget(self.cancel_btn)
+        form.addLayout(buttons, 3, 3)
+        form.setColumnStretch(2, 1)
+        picks = QHBoxLayout()
+        picks.addWidget(QLabel("plot"))
+        picks.addWidget(self.q_pick)
+        picks.addWidget(QLabel("against"))
+        picks.addWidget(self.x_pick)
+        picks.addStretch(1)
+        left = QVBoxLayout()
+        left.addLayout(form)
+        left.addWidget(self.status)
+        left.addWidget(self.error)
+        left.addWidget(self.table, 1)
+        right = QVBoxLayout()
+        right.addLayout(picks)
+        right.addWidget(self.plot, 1)
+        lay = QHBoxLayout(self)
+        lay.addLayout(left, 1)
+        lay.addLayout(right, 1)
+
+        self.add_btn.clicked.connect(self._add_key)
+        self.start_btn.clicked.connect(self.start)
+        self.cancel_btn.clicked.connect(self.cancel)
+        self.x_pick.currentIndexChanged.connect(self._replot)
+        self.q_pick.currentIndexChanged.connect(self._replot)
+        self.executor.currentIndexChanged.connect(lambda i: self.address.setEnabled(i == 1))
+        self.address.setEnabled(self.executor.currentIndex() == 1)
+        self.job = PageJob(model, self.status, self)
+        model.curvePoint.connect(self._on_point)
+        model.busyChanged.connect(self._on_busy)
+        self.load_saved()
+        self._on_busy(model.busy)
+
+    # --- the saved study -----------------------------------------------------------------------------
+
+    def load_saved(self, name: str | None = None) -> None:
+        """Show a saved study (the named one, else the newest) with its points."""
+        from ...core.studies import store, study
+
+        project = self.model.project
+        names = store.list_studies(project)
+        if name is None and names:
+            name = max(names, key=lambda n: (store.study_dir(project, n) / "study.json").stat().st_mtime)
+        if not name:
+            self.status.setText("No study saved yet: add keys and values, then Run study.")
+            return
+        try:
+            definition, records = study.load_study(project, name)
+        except BendError as e:
+            self.error.setText(str(e))
+            return
+        self.name_edit.setText(name)
+        keys = definition["grid"]["keys"]
+        self.grid_edit.setText("; ".join(f"{k}={','.join(map(str, v))}" for k, v in keys.items()))
+        self.seeds_edit.setText(", ".join(map(str, definition["grid"]["seeds"])))
+        self._reset(list(keys))
+        for r in records:
+            self._update(r)
+        self._fill()
+        self.status.setText(f"Study {name}: {len(records)} points saved in {store.study_dir(project, name)}")
+
+    def _reset(self, keys: list[str]) -> None:
+        self.keys = keys
+        self.records, self.order = {}, []
+        self.x_pick.blockSignals(True)
+        self.x_pick.clear()
+        self.x_pick.addItems(keys)
+        self.x_pick.blockSignals(False)
+        cols = [k.split(".", 1)[1] for k in keys] + ["seed", "state", "node", "sBEND", "d_i", "disagreement",
+                                                     "error"]
+        self.table.setColumnCount(len(cols))
+        self.table.setHorizontalHeaderLabels(cols)
+        self.table.setRowCount(0)
+
+    # --- starting ------------------------------------------------------------------------------------
+
+    @Slot()
+    def _add_key(self) -> None:
+        key, values = self.key_pick.currentText(), self.values_edit.text().strip()
+        if not values:
+            self.error.setText(f"give values for {key}, e.g. 0, 0.1")
+            return
+        parts = [p for p in self.grid_edit.text().split(";") if p.strip() and p.split("=")[0].strip() != key]
+        self.grid_edit.setText("; ".join([p.strip() for p in parts] + [f"{key}={values.replace(' ', '')}"]))
+        self.values_edit.clear()
+
+    @Slot()
+    def start(self) -> bool:
+        from ...core.studies import grid as G
+        from ...core.studies import study
+        from ...core.studies.executors import make_executor
+
+        project = self.model.project
+        ray = self.executor.currentIndex() == 1
+        self.settings.setValue("studies/executor", "ray" if ray else "local")  # remembered, even if it fails
+        self.settings.setValue("studies/address", self.address.text().strip() or "auto")
+        try:
+            name, grid = study.define(project, parse_grid_text(self.grid_edit.text()),
+                                      G.parse_seeds(self.seeds_edit.text()), self.name_edit.text().strip() or None)
+            if ray:
+                executor = make_executor("ray", address=self.address.text().strip() or "auto")
+                executor.check_reachable()  # a wrong address fails here, in one line, not in the job
+            else:
+                executor = make_executor("local")
+        except BendError as e:
+            self.error.setText(str(e))
+            return False
+
+        def factory(cancel):
+            return study.run_study(project, name, grid, executor, cancel)
+        if not self.job.start(f"Study {name}", "study", factory, on_done=self._done):
+            self.error.setText("another job is running; wait for it or cancel it first")
+            return False
+        self.error.setText("")
+        self.name_edit.setText(name)
+        self._reset(list(grid.keys))
+        for p in grid.points():  # every point shows at once, queued until its state arrives
+            self._update({"key": p.key, "values": p.as_dict(), "seed": p.seed, "state": "queued", "row": {},
+                          "node": "", "error": ""})
+        self._fill()
+        self._on_busy(True)
+        return True
+
+    @Slot()
+    def cancel(self) -> None:
+        self.job.cancel()
+
+    def _done(self, outcome: JobOutcome) -> None:
+        if outcome.state == "failed":
+            self.error.setText(outcome.error_line)
+        self.load_saved(self.name_edit.text().strip() or None)
+        if outcome.state == "cancelled":
+            self.status.setText(self.status.text() + " · cancelled; the finished points are kept")
+
+    # --- live points ---------------------------------------------------------------------------------
+
+    @Slot(str, str, float, dict)
+    def _on_point(self, stage: str, series: str, x: float, values: dict) -> None:
+        from ...core.studies import study
+
+        if stage != "study" or not self.job.running:
+            return
+        if series == study.STATE_SERIES and values["key"] in self.records:
+            rec = self.records[values["key"]]
+            if rec["state"] not in ("done", "failed"):
+                rec["state"], rec["node"] = values["state"], values.get("node") or rec["node"]
+        elif series == study.SERIES:
+            self._update(values)
+        self._fill()
+
+    def _update(self, rec: dict) -> None:
+        if rec["key"] not in self.records:
+            self.order.append(rec["key"])
+        self.records[rec["key"]] = dict(rec)
+
+    def _fill(self) -> None:
+        self.table.setRowCount(len(self.order))
+        for i, key in enumerate(self.order):
+            r = self.records[key]
+            row = r.get("row", {})
+            cells = [str(r["values"].get(k, "")) for k in self.keys] + [str(r["seed"]), r["state"],
+                                                                          str(r.get("node", ""))[:12]]
+            cells += [f"{100 * row['sbend']:.2f}" if "sbend" in row else "",
+                      f"{row['d_i']:.1f}" if "d_i" in row else "",
+                      f"{row['disagree_gen']:.3f}" if "disagree_gen" in row else "", r.get("error", "")]
+            for c, text in enumerate(cells):
+                item = text_item(text)
+                if c == len(self.keys) + 1:
+                    item.setForeground(QColor(STATE_COLORS.get(text, "#000000")))
+                self.table.setItem(i, c, item)
+        self._replot()
+
+    @Slot()
+    def _replot(self) -> None:
+        self.plot.draw(list(self.records.values()), self.x_pick.currentText(), self.q_pick.currentData() or "sbend")
+
+    @Slot(bool)
+    def _on_busy(self, busy: bool) -> None:
+        self.start_btn.setEnabled(not busy)
+        self.cancel_btn.setEnabled(busy and self.job.running)
