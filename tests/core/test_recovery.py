@@ -213,7 +213,13 @@ def test_sigterm_cancels_at_a_safe_point_and_the_rerun_resumes(tmp_path, tiny_cf
     proc = subprocess.Popen([sys.executable, "-m", "bend_gui.cli", "run", str(root), "--until", "collect", "-q"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for_stage(p, "collect", proc)
-    time.sleep(1.0)
+    # Signal once collect's loop runs (its per-step curve is on disk): a cancel while it still reads the data
+    # or builds the activation cache has nothing to checkpoint yet, which is right but not what is tested here.
+    steps_csv = p.curve_path("collect", "steps")
+    deadline = time.time() + 300
+    while not steps_csv.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.1)
+    assert steps_csv.exists(), "collect's loop never started"
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
