@@ -3,12 +3,14 @@ autoencoder and diffusion stages (the project layer reads them) or from modules 
 
 from __future__ import annotations
 
-from typing import Callable
+import time
+from typing import Callable, Iterator
 
 import torch
 
+from ..events import CancelFlag, Progress
 from .autoencoder import ParamAutoencoder
-from .ddpm import Denoiser, Schedule, sample
+from .ddpm import Denoiser, Schedule, sample_iter
 from .normalize import Normalizer
 
 
@@ -49,23 +51,52 @@ class DiffusionGenerator:
         self.latent_mean = latent_mean.to(device)
         self.latent_std = float(latent_std)
 
-    @torch.no_grad()
-    def sample(self, m: int, *, sampler: str, steps: int, decode_noise: float, seed: int,
-               on_step: Callable[[int, int], None] | None = None, chunk: int | None = None) -> torch.Tensor:
-        """m new subsets (m × d, on the CPU), `chunk` members at a time (all at once when None): the
-        activations of sampling and decoding then stay bounded however large m is. The random numbers are
-        drawn chunk after chunk, so a given chunk size always gives the same members."""
+    def sampling(self, m: int, *, sampler: str, steps: int, decode_noise: float, seed: int,
+                 chunk: int | None = None, cancel: CancelFlag | None = None, stage: str = "generate",
+                 every: float = 0.1) -> Iterator[Progress]:
+        """Generator: m new subsets (m × d, on the CPU), returned; `chunk` members at a time (all at once when
+        None), so the activations of sampling and decoding stay bounded however large m is. The random numbers
+        are drawn chunk after chunk, so a given chunk size always gives the same members. Yields Progress
+        over all chunks' denoising steps (about every `every` seconds, and at the end) and checks `cancel`
+        between steps."""
         chunk = max(1, min(chunk or m, m))
         g = torch.Generator().manual_seed(seed)
         out = torch.empty((m, self.ae.d))
         n_chunks = -(-m // chunk)
-        for c, start in enumerate(range(0, m, chunk)):
-            n = min(chunk, m - start)
-            step = None if on_step is None else (lambda i, total, c=c: on_step(c * total + i, n_chunks * total))
-            z = sample(self.denoiser, self.schedule, n, self.latent_mean.numel(), sampler=sampler, steps=steps,
-                       generator=g, device=self.device, on_step=step)
-            z = z * self.latent_std + self.latent_mean
-            if decode_noise:
-                z = z + decode_noise * torch.randn(z.shape, generator=g).to(self.device)
-            out[start:start + n] = self.norm.decode(self.ae.decode(z)).cpu()
+        last = time.monotonic()
+        with torch.no_grad():
+            for c, start in enumerate(range(0, m, chunk)):
+                n = min(chunk, m - start)
+                it = sample_iter(self.denoiser, self.schedule, n, self.latent_mean.numel(), sampler=sampler,
+                                 steps=steps, generator=g, device=self.device)
+                while True:
+                    try:
+                        i, total = next(it)
+                    except StopIteration as stop:
+                        z = stop.value
+                        break
+                    if cancel is not None:
+                        cancel.check()
+                    done = c * total + i
+                    if time.monotonic() - last >= every or done == n_chunks * total:
+                        last = time.monotonic()
+                        yield Progress(stage, done, n_chunks * total, f"{sampler.upper()} step {i}/{total}"
+                                       + (f" · chunk {c + 1}/{n_chunks}" if n_chunks > 1 else ""))
+                z = z * self.latent_std + self.latent_mean
+                if decode_noise:
+                    z = z + decode_noise * torch.randn(z.shape, generator=g).to(self.device)
+                out[start:start + n] = self.norm.decode(self.ae.decode(z)).cpu()
         return out
+
+    def sample(self, m: int, *, sampler: str, steps: int, decode_noise: float, seed: int,
+               on_step: Callable[[int, int], None] | None = None, chunk: int | None = None) -> torch.Tensor:
+        """`sampling` run to its end (m × d on the CPU); on_step(done, total) after every denoising step."""
+        it = self.sampling(m, sampler=sampler, steps=steps, decode_noise=decode_noise, seed=seed, chunk=chunk,
+                           every=0.0)
+        while True:
+            try:
+                ev = next(it)
+            except StopIteration as stop:
+                return stop.value
+            if on_step:
+                on_step(ev.done, ev.total)

@@ -145,9 +145,12 @@ class Checkpoint:
 class Curve:
     """The rows of one curve; `add` returns the event to yield, `flush` writes `<stage>/<series>.csv`."""
 
+    FLUSH_EVERY = 5.0  # seconds between the writes of `maybe_flush`
+
     def __init__(self, project: Project, stage: str, series: str, rows: list[dict] | None = None):
         self.project, self.stage, self.series = project, stage, series
         self.rows: list[dict] = list(rows or [])
+        self._flushed = time.monotonic()
 
     def add(self, x_name: str, x: float, **values) -> Metric:
         row = {x_name: x, **{k: float(v) for k, v in values.items() if v is not None}}
@@ -159,3 +162,10 @@ class Curve:
         for r in self.rows:
             cols += [c for c in r if c not in cols]
         write_csv(self.project.curve_path(self.stage, self.series), cols, self.rows)
+        self._flushed = time.monotonic()
+
+    def maybe_flush(self) -> None:
+        """Flush if the last write is older than FLUSH_EVERY: the file grows while a stage runs (another
+        process or a reopened project sees it) without rewriting it at every point."""
+        if time.monotonic() - self._flushed >= self.FLUSH_EVERY:
+            self.flush()

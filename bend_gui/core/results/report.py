@@ -4,6 +4,7 @@ functions, so both agree to the printed precision."""
 from __future__ import annotations
 
 import math
+import textwrap
 
 from ..errors import ProjectError
 from ..project import artifacts as A
@@ -97,6 +98,37 @@ def verdicts(metrics: dict) -> list[str]:
     return out
 
 
+NOVELTY_TEXT = (
+    "nn = distance to the nearest snapshot in normalised parameter space (each tensor minus the snapshots' mean, "
+    "divided by the spread of its snapshot residuals; Euclidean / √d, so an RMS per coordinate in spreads); "
+    "the snapshots' row is each snapshot's distance to its nearest other snapshot (leave-one-out). "
+    "IoU = each member's largest IoU of wrong predictions with any snapshot (snapshots: with any other). "
+    "copies = share of members with nn ≤ the snapshots' median leave-one-out distance")
+
+
+def spread(summary: dict, digits: int) -> str:
+    """A per-member summary as 'median [p10–p90]'."""
+    return f"{summary['median']:.{digits}f} [{summary['p10']:.{digits}f}–{summary['p90']:.{digits}f}]"
+
+
+def novelty_lines(metrics: dict) -> list[str]:
+    """The novelty section: is each generator's member a new classifier or a copy of a snapshot?"""
+    nov = metrics.get("novelty")
+    if not nov:
+        return ["Novelty: not in these results (evaluated by an older version); rerun the evaluate stage"]
+    out = ["Novelty · are the members new, or copies of snapshots? median [10th–90th percentile] over members",
+           f"{'':<26}{'nn distance':>22}{'largest IoU':>22}{'copies':>9}"]
+    for name, row in nov["sets"].items():
+        label = name if name == metrics.get("generator") else "  baseline " + name
+        out.append(f"{label:<26}{spread(row['nn_distance'], 3):>22}{spread(row['largest_iou'], 3):>22}"
+                   f"{pct(row['copy_share']):>8}%")
+    ref = nov["snapshots"]
+    out.append(f"{'snapshots (leave-one-out)':<26}{spread(ref['loo_distance'], 3):>22}{spread(ref['largest_iou'], 3):>22}"
+               f"{'—':>9}")
+    out += textwrap.wrap(NOVELTY_TEXT + f" (here {nov['copy_threshold']:.3f}).", 110)
+    return out
+
+
 def format_report(metrics: dict, title: str = "") -> str:
     lines = []
     if title:
@@ -124,6 +156,8 @@ def format_report(metrics: dict, title: str = "") -> str:
               f"{fixed(d['iou_cross'], 3):>10}   (d_o pairs member i with snapshot i)"]
     for name, b in metrics.get("baselines", {}).items():
         lines.append(f"{'  baseline ' + name:<22}{fixed(b['d_i'], 1):>10}{'':>15}{fixed(b['iou_within'], 3):>10}")
+
+    lines += ["", *novelty_lines(metrics)]
 
     cal = metrics.get("calibration", {})
     if cal:

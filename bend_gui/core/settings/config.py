@@ -90,7 +90,7 @@ class CollectConfig:
 
 @dataclass
 class AutoencoderConfig:
-    steps: int = opt(1000, "training steps", min=1)
+    steps: int = opt(1000, "most training steps (fewer when the stopping rule ends it, see patience)", min=1)
     batch_size: int = opt(50, "snapshots per step", min=1)
     lr: float = opt(1e-3, "AdamW learning rate", min=0.0)
     weight_decay: float = opt(2e-6, "AdamW weight decay", min=0.0)
@@ -103,13 +103,19 @@ class AutoencoderConfig:
     input_noise: float = opt(0.001, "noise added to the normalised parameters while training", min=0.0)
     latent_noise: float = opt(0.1, "noise added to the latent while training (p-diff's augmentation); on the "
                               "demo 0.5 gave less diverse members than 0.1", min=0.0)
-    eval_every: int = opt(250, "test the reconstructed snapshots as classifiers every N steps (0 = at the end)",
-                          min=0)
+    patience: int = opt(100, "stop early when the training loss (mean of 25-step windows) has not fallen by "
+                        "min_delta for this many steps; 0 = always train all steps", min=0)
+    min_delta: float = opt(0.01, "relative fall of the windowed training loss that counts as progress",
+                           min=0.0, max=1.0)
+    eval_every: int = opt(0, "also test the reconstructed snapshots as classifiers every N steps while "
+                          "training (0 = only at the end)", min=0)
+    eval_snapshots: int = opt(20, "how many snapshots (evenly spaced over the k) are reconstructed and tested; "
+                              "0 = all", min=0)
 
 
 @dataclass
 class DiffusionConfig:
-    steps: int = opt(2000, "training steps", min=1)
+    steps: int = opt(2000, "most training steps (fewer when the stopping rule ends it, see patience)", min=1)
     batch_size: int = opt(50, "latents per step", min=1)
     lr: float = opt(1e-3, "AdamW learning rate", min=0.0)
     timesteps: int = opt(1000, "diffusion steps T", min=2)
@@ -119,6 +125,10 @@ class DiffusionConfig:
                           min=0.0, max=0.5)
     channels: list = opt([64, 128, 256], "channels of the 1-D conv denoiser's levels", items=int)
     ema_decay: float = opt(0.999, "EMA decay of the denoiser's weights (warmed up over the first steps)",
+                           min=0.0, max=1.0)
+    patience: int = opt(200, "stop early when the training loss (mean of 25-step windows) has not fallen by "
+                        "min_delta for this many steps; 0 = always train all steps", min=0)
+    min_delta: float = opt(0.01, "relative fall of the windowed training loss that counts as progress",
                            min=0.0, max=1.0)
 
 

@@ -60,8 +60,9 @@ CPU_DEMO = Preset(
     {
         "base": {"epochs": 4, "batch_size": 128, "lr": 0.1, "schedule": "onecycle"},
         "collect": {"k": 200, "save_every": 25, "lr": 0.1, "batch_size": 128},
-        "autoencoder": {"steps": 500, "channels": [16, 32, 32, 16], "normalize": "residual", "eval_every": 125},
-        "diffusion": {"steps": 1000, "channels": [32, 64]},
+        "autoencoder": {"steps": 300, "patience": 50, "channels": [16, 32, 32, 16], "normalize": "residual",
+                        "eval_every": 0, "eval_snapshots": 20},
+        "diffusion": {"steps": 500, "patience": 100, "channels": [32, 64]},
         "generate": {"m": 100},
     },
 )

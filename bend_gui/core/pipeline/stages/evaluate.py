@@ -20,6 +20,7 @@ from ...fileio import json_safe
 from ...ml.members import evaluate_members
 from ...project import artifacts as A
 from ...results import metrics as M
+from ...results.novelty import novelty
 from ..context import StageContext
 
 STAGE = "evaluate"
@@ -66,11 +67,14 @@ def run(ctx: StageContext) -> Iterator[Event]:
             "ece_mean": float(np.mean([M.ece(o.confidence[i].float().numpy(), correct[i], e.ece_bins)
                                        for i in range(len(correct))]))}
     eff = _efficiency(ctx, len(snaps))
+    # Named as in Table 3: the generator's own name for the generated set, then each baseline.
+    members = {gen["generator"] if n == "generated" else n: (v, preds[n]) for n, v in sets.items() if n != "original"}
     gen_info = ctx.project.manifest()["stages"].get("generate", {}).get("info", {})
     metrics = {**{k: v for k, v in row.items()}, "generator": gen["generator"], "sampler": gen_info.get("sampler"),
                "n_test": int(len(y)),
                "num_classes": C, "efficiency": eff, "diversity": diversity, "baselines": baselines,
-               "calibration": calibration, "member_batching": batching}
+               "calibration": calibration, "member_batching": batching,
+               "novelty": novelty(snaps, preds["original"], members, y, subset)}
     A.METRICS.save(ctx.project, json_safe(metrics))
     A.PREDICTIONS.save(ctx.project, {
         "y": data.test_y.clone(), "classes": list(data.classes),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Iterator
 
-from ...events import Event, Message, Progress
+from ...events import Event, Message
 from ...ml import finite
 from ...ml.subset import Subset
 from ...pdiff.baselines import baseline
@@ -20,7 +20,6 @@ def run(ctx: StageContext) -> Iterator[Event]:
     g = ctx.cfg.generate
     saved = A.SNAPSHOTS.load(ctx.project)
     snaps, subset = saved["snapshots"].float(), Subset.from_dict(saved["subset"])
-    events: list[Progress] = []
     t0 = time.perf_counter()
     if g.generator == "diffusion":
         gen = A.load_generator(ctx.project, ctx.device)
@@ -29,14 +28,10 @@ def run(ctx: StageContext) -> Iterator[Event]:
         finite.check_state(gen.ae.state_dict(), STAGE, "the autoencoder's saved weights", rerun)
         finite.check_state(gen.denoiser.state_dict(), STAGE, "the denoiser's saved weights", rerun)
         t0 = time.perf_counter()  # loading is not generation
-
-        def on_step(i, n):
-            ctx.cancel.check()
-            events.append(Progress(STAGE, i, n, f"{g.sampler.upper()} step {i}/{n}"))
-
-        members = gen.sample(g.m, sampler=g.sampler, steps=g.sampling_steps, decode_noise=g.decode_noise,
-                             seed=g.seed, on_step=on_step, chunk=sample_chunk(subset.d, ctx.cfg))
-        yield from events[-1:]
+        # The bar moves while it samples (a few reports a second), not only at the end.
+        members = yield from gen.sampling(g.m, sampler=g.sampler, steps=g.sampling_steps,
+                                          decode_noise=g.decode_noise, seed=g.seed,
+                                          chunk=sample_chunk(subset.d, ctx.cfg), cancel=ctx.cancel, stage=STAGE)
         how = f"{g.sampler.upper()}, {g.sampling_steps if g.sampler == 'ddim' else gen.schedule.T} steps"
     else:
         members = baseline(g.generator, snaps, g.m, g.seed, subset, noise_sigma=g.noise_sigma,
