@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QS
 
 from ..core.events import Message, Progress
 from ..core.project.folder import STAGE_TITLES
+from .messages import without_command
 from .project_model import ProjectModel
 from .runner import JobOutcome
 
@@ -89,4 +90,4 @@ class ActivityBar(QWidget):
         self.bar.setValue(1 if outcome.state == "done" else 0)
         self.title.setText(f"{outcome.name}: {outcome.state}")
         self.eta.clear()
-        self.text.setText("" if outcome.state != "failed" else outcome.error_line[:120])
+        self.text.setText("" if outcome.state != "failed" else without_command(outcome.error_line)[:120])

@@ -13,6 +13,7 @@ from ..core.ml.device import describe_device, resolve_device
 from ..core.project.folder import STAGE_TITLES, Project
 from ..core.project.userdata import add_recent, demo_project, recent_projects
 from .about import AboutDialog
+from .confirm import roomy
 from .project_model import ProjectModel
 from .runner import JobOutcome, JobRunner, warm_up_imports
 from .start_page import StartPage
@@ -175,7 +176,7 @@ class MainWindow(QMainWindow):
         self.device_label.setText(f"Device: {text}")
 
     def show_error(self, title: str, text: str) -> QMessageBox:
-        box = QMessageBox(QMessageBox.Icon.Critical, title, text.split("\n\n")[0], parent=self)
+        box = roomy(QMessageBox(QMessageBox.Icon.Critical, title, text.split("\n\n")[0], parent=self))
         if "\n\n" in text:
             box.setDetailedText(text)
         self.dialog = box
