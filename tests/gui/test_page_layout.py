@@ -230,13 +230,13 @@ def test_linear_ticks_have_thousands_separators():
     assert axis.tickStrings([0.5, 1.5], 1.0, 0.5) == plain.tickStrings([0.5, 1.5], 1.0, 0.5)  # others unchanged
 
 
-def test_heatmap_counts_members_across_both_blocks_and_names_them_outside(qtbot):
+def test_heatmap_counts_members_across_both_blocks_and_names_them_outside_the_data(qtbot):
     heatmap = IouHeatmap()
     qtbot.addWidget(heatmap)
     m, k = 4, 6
     heatmap.set_data(IouMatrix(np.eye(m + k), m, k))
     ticks = heatmap.plot_item.getAxis("left")._tickLevels[0]
     assert ticks == [(i + 0.5, str(i)) for i in range(0, m + k, 2)]  # 0 … 8 on one count, no restart at m
-    right = {text: pos for pos, text in heatmap.plot_item.getAxis("right")._tickLevels[0]}
-    assert right == {"generated": m / 2, "snapshots": m + k / 2}
+    top = {text: pos for pos, text in heatmap.plot_item.getAxis("top")._tickLevels[0]}
+    assert top == {f"generated (m = {m})": m / 2, f"snapshots (k = {k})": m + k / 2}
     assert not [i for i in heatmap.plot_item.getViewBox().addedItems if isinstance(i, pg.TextItem)]

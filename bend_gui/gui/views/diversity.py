@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -62,15 +61,18 @@ class IouHeatmap(PlotPanel):
     def __init__(self, parent: QWidget | None = None):
         super().__init__("iou-wrong-predictions", parent, layout_widget=True)
         pi = self.plot_item
-        pi.setTitle("IoU of wrong predictions between members", size="10pt")
+        # Short: the title sits in the image's column and sets its minimum width (a long one pushed the colour
+        # bar out of a 1280-px window).
+        pi.setTitle("IoU of wrong predictions", size="10pt")
         pi.setLabel("bottom", "member index (generated, then snapshots)")
-        pi.setLabel("left", "member index")
+        pi.setLabel("left", "member index (generated, then snapshots)")
         pi.showGrid(x=False, y=False)
         pi.invertY(True)
         pi.setMenuEnabled(False)
-        # Block names on the top and right axes, outside the image; member indices on the bottom and left.
+        # Block names on the top axis, outside the image (rows come in the same order, split by the white
+        # line); member indices on the bottom and left. A right axis of names did not fit beside the colour
+        # bar in a 1280-px window.
         pi.showAxis("top")
-        pi.showAxis("right")
         for ax in ("top", "bottom"):  # the first block's labels reach past the axis ends: keep them
             pi.getAxis(ax).setStyle(hideOverlappingLabels=False)
         self.image = pg.ImageItem(axisOrder="row-major")
@@ -103,17 +105,13 @@ class IouHeatmap(PlotPanel):
             line.setVisible(0 < m < n)
         names = [(m / 2, f"generated (m = {m})", m), (m + k / 2, f"snapshots (k = {k})", k)]
         self.plot_item.getAxis("top").setTicks([[(pos, text) for pos, text, size in names if size]])
-        right = self.plot_item.getAxis("right")
-        right.setTicks([[(pos, text.split(" (")[0]) for pos, text, size in names if size]])
-        # pyqtgraph sizes an axis for numbers: make room for the longest block name.
-        right.setWidth(QFontMetrics(right.font()).horizontalAdvance("snapshots") + 14)
         # One index across both blocks (0 … m+k−1), as the CSV and the hover read-out count them.
         ticks = [(j + 0.5, str(j)) for j in range(0, n, _nice_step(n))]
         for ax in ("bottom", "left"):
             self.plot_item.getAxis(ax).setTicks([ticks])
         self.plot_item.setRange(xRange=(0, n), yRange=(0, n), padding=0)
-        self.note.setText(f"IoU {lo:.3f}–{hi:.3f} between different members. Members 0–{m - 1} are generated, "
-                          f"{m}–{n - 1} snapshots. Hover for a pair's IoU.")
+        self.note.setText(f"IoU {lo:.3f}–{hi:.3f} off the diagonal · members 0–{m - 1} generated, {m}–{n - 1} "
+                          f"snapshots · hover for a pair")
 
     def export_item(self):
         return self.view.ci  # the plot and its colour bar
