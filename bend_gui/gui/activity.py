@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from ..core.events import CACHE_STEP, Message, Progress
 from ..core.project.folder import STAGE_TITLES
+from .messages import without_command
 from .project_model import ProjectModel
 from .runner import JobOutcome
 
@@ -197,4 +198,4 @@ class ActivityBar(QWidget):
         self.eta.clear()
         self.overall_eta.clear()
         self.phase.clear()
-        self.text.setText("" if outcome.state != "failed" else outcome.error_line[:120])
+        self.text.setText("" if outcome.state != "failed" else without_command(outcome.error_line)[:120])

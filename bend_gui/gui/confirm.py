@@ -9,11 +9,19 @@ from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 
+def roomy(box: QMessageBox) -> QMessageBox:
+    """A message box wide enough for a path and a sentence: at Qt's narrow default a long text wraps into
+    more lines than the box's computed height holds, and its first and last lines are cut off."""
+    box.setStyleSheet("QLabel#qt_msgbox_label { min-width: 460px; }")
+    return box
+
+
 class Question(QMessageBox):
     def __init__(self, parent: QWidget, title: str, text: str, on_yes: Callable[[], None]):
         super().__init__(QMessageBox.Icon.Question, title, text,
                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, parent)
         self.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        roomy(self)
         self._on_yes = on_yes
         self.finished.connect(self._answered)
 

@@ -34,6 +34,7 @@ from ..core.project.userdata import (
 )
 from .about import AboutDialog
 from .icon import app_icon
+from .confirm import roomy
 from .project_model import ProjectModel
 from .runner import JobOutcome, JobRunner, warm_up_imports
 from .start_page import StartPage
@@ -327,7 +328,7 @@ class MainWindow(QMainWindow):
         self.device_label.setText(f"Device: {text}")
 
     def show_error(self, title: str, text: str) -> QMessageBox:
-        box = QMessageBox(QMessageBox.Icon.Critical, title, text.split("\n\n")[0], parent=self)
+        box = roomy(QMessageBox(QMessageBox.Icon.Critical, title, text.split("\n\n")[0], parent=self))
         if "\n\n" in text:
             box.setDetailedText(text)
         self.dialog = box

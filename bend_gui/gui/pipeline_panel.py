@@ -25,6 +25,7 @@ from ..core.errors import ConfigError
 from ..core.project.folder import STAGE_INPUTS, STAGE_TITLES, STAGES
 from ..core.results.report import duration, pct
 from .confirm import ask
+from .messages import without_command
 from .project_model import ProjectModel
 from .settings_form import SettingsForm
 
@@ -179,7 +180,7 @@ class PipelinePanel(QWidget):
         text = self._state_detail(st) if st.state != "done" else ""
         if st.state in ("done", "stale") and st.info:
             text = " · ".join(t for t in (summary(st.stage, st.info), text) if t)
-        self.detail.setText(text)
+        self.detail.setText(without_command(text))
 
     @Slot()
     def _update_buttons(self) -> None:

@@ -10,6 +10,7 @@ redraw hundreds of times a second.
 from __future__ import annotations
 
 import csv
+import html
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .confirm import roomy
 from .wheel import guard_plot_wheel
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -76,11 +78,23 @@ def checked_export(parent: QWidget, path: str | Path, write) -> bool:
     except OSError as e:
         if tmp.parent.is_dir():
             tmp.unlink(missing_ok=True)
-        box = QMessageBox(QMessageBox.Icon.Warning, "Export", f"Could not write {path}: {e.strerror or e}",
-                          parent=parent)
+        box = roomy(QMessageBox(QMessageBox.Icon.Warning, "Export", f"Could not write {path}: {e.strerror or e}",
+                                parent=parent))
         box.open()
         parent.export_error = box
         return False
+
+
+def project_folder(widget: QWidget) -> str:
+    """The folder of the project a widget shows (its nearest parent with a model), where its file dialogs
+    open; '' (the working directory) outside a project."""
+    w = widget
+    while w is not None:
+        project = getattr(getattr(w, "model", None), "project", None)
+        if project is not None:
+            return str(project.root)
+        w = w.parentWidget()
+    return ""
 
 
 class ExportButtons(QWidget):
@@ -102,14 +116,16 @@ class ExportButtons(QWidget):
 
     @Slot()
     def _png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export plot as PNG", f"{self.owner.file_stem()}.png",
+        path, _ = QFileDialog.getSaveFileName(self, "Export plot as PNG",
+                                              os.path.join(project_folder(self), f"{self.owner.file_stem()}.png"),
                                               "PNG image (*.png)")
         if path:
             self.owner.export_png(path)
 
     @Slot()
     def _csv(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export data as CSV", f"{self.owner.file_stem()}.csv",
+        path, _ = QFileDialog.getSaveFileName(self, "Export data as CSV",
+                                              os.path.join(project_folder(self), f"{self.owner.file_stem()}.csv"),
                                               "CSV (*.csv)")
         if path:
             self.owner.export_csv(path)
@@ -144,8 +160,21 @@ class TidyAxis(pg.AxisItem):
     def logTickStrings(self, values, scale, spacing):
         return [_plain(10.0 ** v * scale) for v in values]
 
+    def tickStrings(self, values, scale, spacing):
+        strings = super().tickStrings(values, scale, spacing)
+        return strings if self.logMode else [_grouped(s) for s in strings]
 
-class IntegerAxis(pg.AxisItem):
+
+def _grouped(text: str) -> str:
+    """A whole-number tick label with thousands separators (10,000 rather than 10000)."""
+    try:
+        v = float(text)
+    except ValueError:
+        return text
+    return f"{int(v):,}" if v.is_integer() and abs(v) >= 1000 else text
+
+
+class IntegerAxis(TidyAxis):
     """An axis for counts (epochs, members): no ticks between whole numbers."""
 
     def tickValues(self, minVal, maxVal, size):
@@ -200,6 +229,33 @@ class PlotPanel(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.view, 1)
         lay.addLayout(self.bar)
+        self.empty_text: pg.TextItem | None = None
+
+    def set_empty(self, text: str) -> None:
+        """With `text`, the plot shows it instead of axes (pyqtgraph draws a meaningless 0..1 or ±0.5 range
+        around nothing); '' brings the axes back."""
+        vb = self.plot_item.getViewBox()
+        if self.empty_text is not None and self.empty_text.textItem.toPlainText() == text:
+            return  # live plots call this on every redraw: touch the axes only when it changes
+        if self.empty_text is None:
+            self.empty_text = pg.TextItem("", color="#777", anchor=(0.5, 0.5))
+            self.empty_text.setParentItem(vb)
+            vb.sigResized.connect(self._place_empty_text)
+        self.empty_text.setHtml(f"<div style='text-align: center'>{html.escape(text)}</div>")
+        self.empty_text.setVisible(bool(text))
+        for ax in ("left", "bottom"):
+            self.plot_item.showAxis(ax, not text)
+        self.plot_item.showGrid(x=not text, y=not text, alpha=0.15)
+        self._place_empty_text()
+
+    def is_empty(self) -> bool:
+        return self.empty_text is not None and self.empty_text.isVisible()
+
+    @Slot()
+    def _place_empty_text(self) -> None:
+        r = self.plot_item.getViewBox().rect()
+        self.empty_text.setTextWidth(max(r.width() - 20, 100))  # wrap inside the plot, never past it
+        self.empty_text.setPos(r.center())
 
     def add_bottom_legend(self, columns: int = 2) -> pg.LegendItem:
         """A legend under the plot (needs layout_widget=True): it never hides data or line labels, and
@@ -244,9 +300,9 @@ class CurvePlot(PlotPanel):
     """A live line plot: several series over one x axis, smoothing, log-y, best/last read-out, export."""
 
     def __init__(self, title: str, x_label: str, y_label: str, series: list[Series], *,
-                 log_y: bool = False, integer_x: bool = False, legend: str = "top-right",
+                 log_y: bool = False, integer_x: bool = False, legend: str = "below",  # always below now
                  parent: QWidget | None = None):
-        super().__init__(title.lower().replace(" · ", "-").replace(" ", "-"), parent,
+        super().__init__(title.lower().replace(" · ", "-").replace(" ", "-"), parent, layout_widget=True,
                          axes={"bottom": IntegerAxis("bottom")} if integer_x else None)
         self.title, self.x_label, self.y_label = title, x_label, y_label
         self.series = {s.key: s for s in series}
@@ -257,15 +313,16 @@ class CurvePlot(PlotPanel):
         pi.setLabel("bottom", x_label)
         pi.setLabel("left", y_label)
         pi.showGrid(x=True, y=True, alpha=0.25)
-        # Rising curves (accuracies) keep their legend out of the way at the bottom.
-        self.legend = pi.addLegend(offset=(-10, -10) if legend == "bottom-right" else (-10, 10))
+        # The legend sits under the plot, never over the curves; one series needs none (the title says it).
+        self.legend = self.add_bottom_legend(columns=len(series)) if len(series) > 1 else None
         self.items = {}
         for i, s in enumerate(series):
             pen = pg.mkPen(PALETTE[i % len(PALETTE)], width=2,
                            style=Qt.PenStyle.DashLine if s.dashed else Qt.PenStyle.SolidLine)
             color = PALETTE[i % len(PALETTE)]
-            self.items[s.key] = pi.plot([], [], pen=pen, name=s.label, symbolSize=7, symbolPen=color,
-                                        symbolBrush=color)
+            self.items[s.key] = pi.plot([], [], pen=pen, symbolSize=7, symbolPen=color, symbolBrush=color)
+            if self.legend is not None:
+                self.legend.addItem(self.items[s.key], s.label)
 
         self.smooth = QSlider(Qt.Orientation.Horizontal)
         self.smooth.setRange(0, 99)
@@ -281,15 +338,12 @@ class CurvePlot(PlotPanel):
         self.readout.setWordWrap(True)
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.readout.setFixedHeight(2 * self.readout.fontMetrics().lineSpacing() + 4)
-        self.empty = QLabel("no data yet")
-        self.empty.setStyleSheet("color: #888;")
 
-        # The bar: smoothing and log-y on the left, "no data yet" beside the export buttons.
+        # The bar: smoothing and log-y on the left, the export buttons on the right.
         self.note.hide()
         for i, w in enumerate((QLabel("smooth"), self.smooth, self.log_y)):
             self.bar.insertWidget(i, w)
         self.bar.insertStretch(3, 1)
-        self.bar.insertWidget(self.bar.count() - 1, self.empty)
         self.layout().setContentsMargins(2, 2, 2, 2)
         self.layout().insertWidget(1, self.readout)
 
@@ -375,7 +429,9 @@ class CurvePlot(PlotPanel):
                 parts.append(f"<b>{s.label}</b>: last {_fmt(raw[-1])}{unit} · best {_fmt(raw[i])}{unit} "
                              f"at {_fmt(xs[i])}")
         self.readout.setText(" &nbsp;&nbsp; ".join(parts))
-        self.empty.setVisible(not self.has_data())
+        self.set_empty("" if self.has_data() else "no data yet")
+        if self.legend is not None:
+            self.legend.setVisible(self.has_data())
 
     # --- export --------------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from ..core.settings import config as C
 from .wheel import guard_wheel
 
 MODIFIED_STYLE = "color: #1565c0; font-weight: bold;"
+LIST_MAX_WIDTH = 340  # px: the widest a list field grows to show its items
 
 
 class _Field:
@@ -56,7 +57,12 @@ class _Field:
         elif isinstance(w, QSpinBox):
             w.setValue(int(value))
         elif isinstance(value, list):
-            w.setText(", ".join(str(v) for v in value))
+            text = ", ".join(str(v) for v in value)
+            w.setText(text)
+            w.setCursorPosition(0)
+            # A list is read whole: wide enough for it (up to a limit; the tooltip holds the rest).
+            w.setMinimumWidth(min(LIST_MAX_WIDTH, w.fontMetrics().horizontalAdvance(text + "  ") + 16))
+            w.setToolTip(f"{self.meta.get('help', '')}\n{text}".strip())
         else:
             w.setText(repr(value) if isinstance(value, float) else str(value))  # repr: reads back exactly
 

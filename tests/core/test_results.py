@@ -147,12 +147,12 @@ def test_export_results_writes_every_table(varied_project, tmp_path):
     for r in table:
         row = mt if r["role"] == "project" else mt["baselines"][r["generator"]]
         for key in ("sbend", "abend_mean", "abend_std", "soft", "gen_max", "gen_mean", "gen_median", "orig_max",
-                    "orig_mean", "orig_median", "potential"):
-            assert float(r[key]) == pytest.approx(row[key], rel=1e-7, abs=1e-9), (r["generator"], key)
+                    "orig_mean", "orig_median", "potential"):  # percentages, as the app shows them
+            assert float(r[f"{key} (%)"]) == pytest.approx(100 * row[key], rel=1e-7, abs=1e-7), (r["generator"], key)
 
     div = {r["set"]: r for r in _rows(out / "diversity.csv")}
     assert float(div["generated"]["d"]) == pytest.approx(mt["diversity"]["d_i_gen"], rel=1e-7)
-    assert float(div["original"]["disagree"]) == pytest.approx(mt["diversity"]["disagree_orig"], rel=1e-7)
+    assert float(div["original"]["disagree (%)"]) == pytest.approx(100 * mt["diversity"]["disagree_orig"], rel=1e-7)
     assert float(div["cross"]["mean_iou"]) == pytest.approx(mt["diversity"]["iou_cross"], rel=1e-7)
 
     eff = {r["key"]: r for r in _rows(out / "efficiency.csv")}
@@ -164,9 +164,12 @@ def test_export_results_writes_every_table(varied_project, tmp_path):
     assert float(cal[("generated", "soft")]["ece"]) == pytest.approx(mt["calibration"]["generated"]["soft"]["ece"],
                                                                       rel=1e-7)
     runs = [r for r in _rows(out / "abend_runs.csv") if r["generator"] == mt["generator"]]
-    assert [float(r["accuracy"]) for r in runs] == pytest.approx(mt["abend_runs"])
+    assert [float(r["accuracy (%)"]) for r in runs] == pytest.approx([100 * a for a in mt["abend_runs"]])
 
-    assert (out / "members.csv").read_bytes() == (finished_project.dir("evaluate") / "members.csv").read_bytes()
+    stored = _rows(finished_project.dir("evaluate") / "members.csv")
+    members = _rows(out / "members.csv")
+    assert [r["set"] for r in members] == [r["set"] for r in stored]
+    assert [float(r["accuracy (%)"]) for r in members] == pytest.approx([100 * float(r["accuracy"]) for r in stored])
     iou = load_tensors(finished_project.dir("evaluate") / "iou.pt")["matrix"].numpy()
     rows = _rows(out / "iou_matrix.csv")
     assert len(rows) == len(iou) and rows[0]["member"] == "generated 0"

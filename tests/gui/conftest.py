@@ -7,6 +7,8 @@ from PySide6.QtWidgets import QApplication
 from bend_gui.core.project.folder import Project
 from bend_gui.gui.main_window import MainWindow
 from bend_gui.gui.plots import configure_pyqtgraph
+from bend_gui.gui.project_model import ProjectModel
+from bend_gui.gui.runner import JobRunner
 
 
 @pytest.fixture
@@ -33,6 +35,30 @@ def make_window(qtbot, user_dirs):
     QApplication.processEvents()
     leaked = [w for w in QApplication.topLevelWidgets() if w.isVisible()]
     assert not leaked, f"windows left open: {leaked}"
+
+
+@pytest.fixture
+def open_page(qtbot):
+    """open_page(cls, project[, model]) -> a shown page on its own ProjectModel; no job may outlive the test."""
+    configure_pyqtgraph()
+    models = []
+
+    def make(cls, project, model=None):
+        model = model or ProjectModel(project, JobRunner())
+        models.append(model)
+        page = cls(model)
+        qtbot.addWidget(page)
+        page.resize(1000, 760)
+        page.show()
+        qtbot.waitExposed(page)
+        return page
+
+    yield make
+    for model in models:
+        if model.busy:
+            model.cancel()
+    assert QThreadPool.globalInstance().waitForDone(60_000), "a worker thread is still running"
+    assert not any(m.busy for m in models)
 
 
 @pytest.fixture

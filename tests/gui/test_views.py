@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, Qt, QThreadPool
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from bend_gui.core.fileio import load_tensors
@@ -26,7 +26,6 @@ from bend_gui.core.results.report import (
     table3_rows,
     verdicts,
 )
-from bend_gui.gui.plots import configure_pyqtgraph
 from bend_gui.gui.project_model import ProjectModel
 from bend_gui.gui.runner import JobRunner
 from bend_gui.gui.views import (
@@ -46,30 +45,6 @@ from bend_gui.gui.views.common import NumericItem
 from bend_gui.gui.views.exports import ExportEnsembleDialog
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture
-def open_page(qtbot):
-    """open_page(cls, project[, model]) -> a shown page on its own ProjectModel; no job may outlive the test."""
-    configure_pyqtgraph()
-    models = []
-
-    def make(cls, project, model=None):
-        model = model or ProjectModel(project, JobRunner())
-        models.append(model)
-        page = cls(model)
-        qtbot.addWidget(page)
-        page.resize(1000, 760)
-        page.show()
-        qtbot.waitExposed(page)
-        return page
-
-    yield make
-    for model in models:
-        if model.busy:
-            model.cancel()
-    assert QThreadPool.globalInstance().waitForDone(60_000), "a worker thread is still running"
-    assert not any(m.busy for m in models)
 
 
 def _csv(path):

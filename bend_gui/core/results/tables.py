@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -17,7 +16,7 @@ import numpy as np
 
 from ..errors import ProjectError
 from ..events import CancelFlag, Event, Progress
-from ..fileio import write_csv, write_json
+from ..fileio import read_csv, write_csv, write_json
 from ..project import artifacts as A
 from ..project.folder import STAGE_TITLES, Project, StageState, refuse_inside_project
 from . import ensemble
@@ -317,10 +316,32 @@ def calibration_records(metrics: dict) -> list[dict]:
     return out
 
 
+# Accuracies in the exported CSV files are percentages, as the app shows them; each such column says so in
+# its header ("sbend (%)"). metrics.json keeps the stored fractions.
+ACCURACY_KEYS = frozenset(TABLE3_RECORD_COLUMNS[2:-2]) | {"accuracy", "disagree"}
+EXPORT_UNITS = ("accuracies and disagreement rates are percentages (their columns say %); IoU and ECE are "
+                "fractions in [0, 1]; times are seconds; metrics.json keeps accuracies as fractions")
+
+
+def percent_column(key: str) -> str:
+    return f"{key} (%)"
+
+
+def in_percent(columns: list[str], rows: list[dict]) -> tuple[list[str], list[dict]]:
+    """Columns and rows with every accuracy column (ACCURACY_KEYS) as a percentage, named so."""
+    def pct(v):
+        return 100.0 * float(v) if isinstance(v, (int, float)) else v
+    cols = [percent_column(c) if c in ACCURACY_KEYS else c for c in columns]
+    out = [{(percent_column(k) if k in ACCURACY_KEYS else k): (pct(v) if k in ACCURACY_KEYS else v)
+            for k, v in r.items()} for r in rows]
+    return cols, out
+
+
 def export_results(project: Project, folder: Path) -> list[Path]:
     """Write every results table into `folder` (created if needed): Table 3 with the baselines, diversity,
     efficiency, calibration, the members' accuracies, the aBEND runs, the IoU matrix, metrics.json and a
-    note of where they come from. Accuracies are fractions, times seconds. Returns the written paths."""
+    note of where they come from. Accuracies in percent (EXPORT_UNITS), times in seconds. Returns the
+    written paths."""
     folder = Path(folder)
     refuse_inside_project(folder, "the exported tables")
     res = load_results(project)
@@ -331,7 +352,7 @@ def export_results(project: Project, folder: Path) -> list[Path]:
     written = []
 
     def csv(name: str, columns: list[str], rows: list[dict]) -> None:
-        write_csv(folder / name, columns, rows)
+        write_csv(folder / name, *in_percent(columns, rows))
         written.append(folder / name)
 
     csv("table3.csv", TABLE3_RECORD_COLUMNS, table3_records(mt))
@@ -343,8 +364,7 @@ def export_results(project: Project, folder: Path) -> list[Path]:
         [{"generator": name, "repeat": i, "accuracy": a} for name, row in table3_rows(mt)
          for i, a in enumerate(row.get("abend_runs", []))])
     if A.MEMBERS_CSV.exists(project):
-        shutil.copyfile(A.MEMBERS_CSV.path(project), folder / "members.csv")
-        written.append(folder / "members.csv")
+        csv("members.csv", *read_csv(A.MEMBERS_CSV.path(project)))
     if A.IOU.exists(project):
         iou = res.iou()
         labels = [iou.label(i) for i in range(len(iou.matrix))]
@@ -357,6 +377,6 @@ def export_results(project: Project, folder: Path) -> list[Path]:
         "project": str(project.root), "exported": dt.datetime.now().isoformat(timespec="seconds"),
         "evaluated": ev.get("finished") or ev.get("previous", {}).get("finished"),
         "evaluate_state": res.state, "stale_note": res.stale_note(),
-        "units": "accuracies, disagreement rates and IoU are fractions in [0, 1]; times are seconds"})
+        "units": EXPORT_UNITS})
     written.append(folder / "export_info.json")
     return written

@@ -33,12 +33,21 @@ from ...core.ml.subset_size import size_warning
 from ...core.results.report import pct, pct_pm
 from ...core.studies import ablation
 from ..confirm import ask
+from ..messages import without_command
 from ..page_job import PageJob
 from ..pipeline_panel import STATE_COLORS
 from ..plots import PlotPanel, caption, legend_sample
 from ..project_model import ProjectModel
 from ..runner import JobOutcome
-from .common import ERROR_STYLE, MUTED, NumericItem, fit_table_height, status_label, text_item
+from .common import (
+    ERROR_STYLE,
+    MUTED,
+    NumericItem,
+    RunUpTo,
+    fit_table_height,
+    status_label,
+    text_item,
+)
 
 COLUMNS = ("subset", "d", "sBEND", "aBEND", "orig mean", "gen mean", "potential", "state")
 COLUMN_HELP = {
@@ -74,19 +83,16 @@ class AblationChart(PlotPanel):
         pi.setMenuEnabled(False)
         pi.showGrid(x=False, y=True, alpha=0.2)
         pi.getAxis("bottom").setHeight(48)  # two-line tick labels: the subset and its d
-        self.width = 0.26
+        self.bar_width = 0.26  # not `width`: that would hide QWidget.width()
         self.bars = {}
-        legend = self.add_bottom_legend(columns=3)
+        self.legend = legend = self.add_bottom_legend(columns=3)
         for key, label, color in BARS:
-            self.bars[key] = pg.BarGraphItem(x=[], height=[], width=self.width, brush=color, pen=pg.mkPen(color))
+            self.bars[key] = pg.BarGraphItem(x=[], height=[], width=self.bar_width, brush=color, pen=pg.mkPen(color))
             pi.addItem(self.bars[key])
             legend.addItem(legend_sample(pen=pg.mkPen(color), brush=color), label)
         self.errors = pg.ErrorBarItem(x=np.array([]), y=np.array([]), top=np.array([]), bottom=np.array([]),
-                                      beam=self.width * 0.5, pen=pg.mkPen("#222", width=1.5))
+                                      beam=self.bar_width * 0.5, pen=pg.mkPen("#222", width=1.5))
         pi.addItem(self.errors)
-        self.empty = pg.TextItem("", color="#777", anchor=(0.5, 0.5))
-        self.empty.setParentItem(pi.getViewBox())
-        pi.getViewBox().sigResized.connect(self._place_empty)
         self.baseline = 0.0
 
     def set_rows(self, rows: list[dict]) -> None:
@@ -107,10 +113,10 @@ class AblationChart(PlotPanel):
         else:
             self.baseline, top = 0.0, 100.0
         for i, (key, _, _) in enumerate(BARS):
-            offset = (i - 1) * self.width
+            offset = (i - 1) * self.bar_width
             self.bars[key].setOpts(x=xs + offset, height=vals[key] - self.baseline, y0=self.baseline,
-                                   width=self.width)
-        self.errors.setData(x=xs, y=vals["abend_mean"], top=std, bottom=std, beam=self.width * 0.5)
+                                   width=self.bar_width)
+        self.errors.setData(x=xs, y=vals["abend_mean"], top=std, bottom=std, beam=self.bar_width * 0.5)
         ticks = [(float(i), f"{row_label(r)}\nd = {r['d']:,}" + (f" · {r['state']}" if r["state"] != "done" else ""))
                  for i, r in enumerate(self.shown)]
         self.plot_item.getAxis("bottom").setTicks([ticks, []])
@@ -126,18 +132,14 @@ class AblationChart(PlotPanel):
             self.note.setText(f"{start}The black whiskers are aBEND's ± std over its repeats.")
         else:
             self.note.setText("")
-        self.empty.setText("" if n else "No subset has results yet: add a subset, then Run variants.")
-        self.empty.setVisible(not n)
-        self._place_empty()
+        self.legend.setVisible(bool(n))
+        self.set_empty("" if n else "No subset has results yet: evaluate the project, or add a subset and "
+                                    "Run variants.")
 
     def heights(self, key: str) -> np.ndarray:
         """The drawn bar tops of one quantity (in %)."""
         opts = self.bars[key].opts
         return np.asarray(opts["height"], dtype=float) + float(opts["y0"])
-
-    @Slot()
-    def _place_empty(self) -> None:
-        self.empty.setPos(self.plot_item.getViewBox().rect().center())
 
     def csv_table(self) -> tuple[list[str], list[list]]:
         header = ["subset", "d", "sbend", "abend_mean", "abend_std", "orig_mean", "gen_mean", "potential", "m", "k",
@@ -153,7 +155,7 @@ class AddSubsetDialog(QDialog):
     """Choose modules of the base network (with their parameter counts) or type patterns; d is shown
     as the choice changes. Accepting asks the page to add the variant; an error keeps the dialog open."""
 
-    def __init__(self, page: "AblationPage", parent: QWidget | None = None):
+    def __init__(self, page: AblationPage, parent: QWidget | None = None):
         super().__init__(parent)
         self.page = page
         self.setWindowTitle("Add a subset")
@@ -280,6 +282,7 @@ class AblationPage(QWidget):
         self.run_btn.setToolTip("run every variant that is not done (snapshots, autoencoder, DDPM, members, "
                                 "evaluation), one after another")
         self.cancel_btn = QPushButton("Cancel")
+        self.run_up_to = RunUpTo(model)  # the variants share the project's base network
         self.status = status_label("color: #1565c0;")
         self.error = status_label(ERROR_STYLE)
         self.error.setObjectName("ablationError")
@@ -287,7 +290,7 @@ class AblationPage(QWidget):
                              "[subset] layers; it reuses the project's trained base network, so only the subset "
                              "differs. Accuracies in %, on the project's test set.")
         buttons = QHBoxLayout()
-        for b in (self.add_btn, self.remove_btn, self.run_btn, self.cancel_btn):
+        for b in (self.add_btn, self.remove_btn, self.run_btn, self.cancel_btn, self.run_up_to):
             buttons.addWidget(b)
         buttons.addWidget(self.status, 1)
         self.chart = AblationChart()
@@ -319,7 +322,7 @@ class AblationPage(QWidget):
             self.rows = ablation.table5(self.model.project)
         except BendError as e:
             self.rows = []
-            self.error.setText(str(e))
+            self.error.setText(without_command(str(e)))
         selected = self.selected_slug()
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(self.rows))
@@ -347,7 +350,7 @@ class AblationPage(QWidget):
         fit_table_height(self.table, min(max(len(self.rows), 1), 8))
         self.chart.set_rows(self.rows)
         if len(self.rows) == 1 and not self.job.running and not self.status.text():
-            self.status.setText("No variants yet: Add subset… to compare other layers with the project's own subset.")
+            self.status.setText("No variants yet: Add subset… compares other layers with this one.")
         self._update_controls()
 
     def selected_slug(self) -> str | None:
@@ -439,7 +442,7 @@ class AblationPage(QWidget):
         """The end of the variants' run this page started (called in the GUI thread)."""
         self.status.setText(f"Run variants: {outcome.state}")
         if outcome.state == "failed":
-            self.error.setText(outcome.error_line)
+            self.error.setText(without_command(outcome.error_line))
         self.reload()
 
     @Slot(bool)
@@ -456,4 +459,5 @@ class AblationPage(QWidget):
         why = ablation.run_blocker(base, has_variants)
         self.run_btn.setEnabled(not busy and not why)
         self.run_btn.setToolTip(why or "run every variant that is not done, one after another")
+        self.run_up_to.offer("base" if base != "done" else None)
         self.cancel_btn.setEnabled(busy and self.job.running)

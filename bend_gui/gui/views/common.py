@@ -4,8 +4,10 @@ redrawing only when the evaluate stage rewrote its files."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QSizePolicy,
@@ -17,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.errors import BendError
-from ...core.project.folder import STAGE_TITLES
+from ...core.project.folder import STAGE_TITLES, STAGES
 from ...core.results.tables import Results, load_results, results_signature, staleness
 from ..plots import MUTED
 from ..project_model import ProjectModel
@@ -68,6 +70,43 @@ class EmptyState(QWidget):
     @Slot()
     def _run(self) -> None:
         self.model.run_pipeline(until="evaluate")
+
+
+class RunUpTo(QPushButton):
+    """'Run up to <stage>': the action a message about a stage that is not done would otherwise send a GUI
+    user to the terminal for. Hidden until `offer(stage)`; disabled while a job runs."""
+
+    def __init__(self, model: ProjectModel, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model = model
+        self.stage: str | None = None
+        self.setVisible(False)
+        self.clicked.connect(self._run)
+        model.busyChanged.connect(self._on_busy)
+        self._on_busy(model.busy)
+
+    def offer(self, stage: str | None) -> None:
+        """Show the button for `stage` (None hides it)."""
+        self.stage = stage
+        if stage is not None:
+            self.setText(f"Run up to {STAGE_TITLES[stage].split(' · ', 1)[-1]}")
+            self.setToolTip(f"run every stage up to {STAGE_TITLES[stage]} (stage {STAGES.index(stage)}) that "
+                            f"is not done yet")
+        self.setVisible(stage is not None)
+
+    def offer_if_missing(self, stage: str) -> bool:
+        """Offer `stage` when it or a stage before it is not done; True when offered."""
+        missing = any(s.state != "done" for s in self.model.states()[:STAGES.index(stage) + 1])
+        self.offer(stage if missing else None)
+        return missing
+
+    @Slot(bool)
+    def _on_busy(self, busy: bool) -> None:
+        self.setEnabled(not busy)
+
+    @Slot()
+    def _run(self) -> bool:
+        return self.stage is not None and self.model.run_pipeline(until=self.stage)
 
 
 class ResultsPage(QWidget):
@@ -203,6 +242,27 @@ def fit_table_height(table: QTableWidget, rows: int | None = None) -> None:
     if table.horizontalScrollBar().isVisible():
         h += table.horizontalScrollBar().height()
     table.setFixedHeight(h + 2)
+
+
+def fit_columns(table: QTableWidget, stretch: int | None = None) -> None:
+    """Columns as narrow as their cells and their header's longest line (Qt's ResizeToContents also keeps
+    room for a sort arrow and wide padding, which pushed Table 3's last columns behind a scroll bar at
+    1280 px). `stretch` names a column that takes the width left over."""
+    header = table.horizontalHeader()
+    pad = 2 * table.style().pixelMetric(table.style().PixelMetric.PM_HeaderMargin) + 8
+    hfm = header.fontMetrics()
+    for c in range(table.columnCount()):
+        head = table.horizontalHeaderItem(c)
+        width = max((hfm.horizontalAdvance(line) for line in (head.text() if head else "").split("\n")), default=0)
+        for r in range(table.rowCount()):
+            it = table.item(r, c)
+            if it is not None:
+                fm = QFontMetrics(it.font()) if it.font() != table.font() else table.fontMetrics()
+                width = max(width, fm.horizontalAdvance(it.text()))
+        header.setSectionResizeMode(c, QHeaderView.ResizeMode.Stretch if c == stretch
+                                    else QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(c, width + pad)
+    header.setMinimumSectionSize(24)
 
 
 def wrapped_tip(text: str) -> str:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QSizePolicy,
     QSplitter,
@@ -25,7 +24,14 @@ from PySide6.QtWidgets import (
 
 from ...core.results.tables import IouMatrix, Results, diversity_rows
 from ..plots import PALETTE, PlotPanel, caption
-from .common import NumericItem, ResultsPage, fit_table_height, text_item, wrapped_tip
+from .common import (
+    NumericItem,
+    ResultsPage,
+    fit_columns,
+    fit_table_height,
+    text_item,
+    wrapped_tip,
+)
 
 BAR_COLORS = {"generated": PALETTE[0], "original": PALETTE[7], "cross": PALETTE[4]}
 BASELINE_COLOR = "#9ecae1"
@@ -42,6 +48,9 @@ MEASURES = {
 }
 
 
+SHORT_NAMES = {"generated": "generated", "original": "snapshots", "cross": "generated vs snapshots"}
+
+
 def _nice_step(n: int, ticks: int = 5) -> int:
     raw = max(1, n / ticks)
     mag = 10 ** int(np.floor(np.log10(raw)))
@@ -52,17 +61,18 @@ class IouHeatmap(PlotPanel):
     def __init__(self, parent: QWidget | None = None):
         super().__init__("iou-wrong-predictions", parent, layout_widget=True)
         pi = self.plot_item
-        pi.setTitle("IoU of wrong predictions between members", size="10pt")
+        # Short: the title sits in the image's column and sets its minimum width (a long one pushed the colour
+        # bar out of a 1280-px window).
+        pi.setTitle("IoU of wrong predictions", size="10pt")
         pi.setLabel("bottom", "member index (generated, then snapshots)")
-        pi.setLabel("left", "member index")
+        pi.setLabel("left", "member index (generated, then snapshots)")
         pi.showGrid(x=False, y=False)
         pi.invertY(True)
         pi.setMenuEnabled(False)
-        # Block names on the top and right axes; member indices on the bottom and left ones.
+        # Block names on the top axis, outside the image (rows come in the same order, split by the white
+        # line); member indices on the bottom and left. A right axis of names did not fit beside the colour
+        # bar in a 1280-px window.
         pi.showAxis("top")
-        pi.showAxis("right")
-        pi.getAxis("right").setWidth(18)
-        pi.getAxis("right").setStyle(showValues=False)
         for ax in ("top", "bottom"):  # the first block's labels reach past the axis ends: keep them
             pi.getAxis(ax).setStyle(hideOverlappingLabels=False)
         self.image = pg.ImageItem(axisOrder="row-major")
@@ -75,11 +85,6 @@ class IouHeatmap(PlotPanel):
         self.hline = pg.InfiniteLine(angle=0, pen=pen)
         pi.addItem(self.vline)
         pi.addItem(self.hline)
-        self.row_labels = []
-        for _ in range(2):  # names of the row blocks, rotated along the right edge inside the image
-            t = pg.TextItem(color="w", fill=pg.mkBrush(0, 0, 0, 130), anchor=(0.5, 1), angle=90)
-            pi.addItem(t)
-            self.row_labels.append(t)
         self.iou: IouMatrix | None = None
         self.view.scene().sigMouseMoved.connect(self._on_mouse)
         self.note.setText("hover for a pair's IoU")
@@ -100,19 +105,13 @@ class IouHeatmap(PlotPanel):
             line.setVisible(0 < m < n)
         names = [(m / 2, f"generated (m = {m})", m), (m + k / 2, f"snapshots (k = {k})", k)]
         self.plot_item.getAxis("top").setTicks([[(pos, text) for pos, text, size in names if size]])
-        for item, (pos, text, size) in zip(self.row_labels, names):
-            item.setText(text.split(" (")[0])
-            item.setPos(QPointF(n, pos))
-            item.setVisible(size > 0)
-        ticks = []
-        for start, size in ((0, m), (m, k)):
-            step = _nice_step(size)
-            ticks += [(start + j + 0.5, str(j)) for j in range(0, size, step)]
+        # One index across both blocks (0 … m+k−1), as the CSV and the hover read-out count them.
+        ticks = [(j + 0.5, str(j)) for j in range(0, n, _nice_step(n))]
         for ax in ("bottom", "left"):
             self.plot_item.getAxis(ax).setTicks([ticks])
         self.plot_item.setRange(xRange=(0, n), yRange=(0, n), padding=0)
-        self.note.setText(f"IoU from {lo:.3f} to {hi:.3f} between different members (1 on the diagonal). "
-                          f"Ticks count members within each block. Hover for a pair's IoU.")
+        self.note.setText(f"IoU {lo:.3f}–{hi:.3f} off the diagonal · members 0–{m - 1} generated, {m}–{n - 1} "
+                          f"snapshots · hover for a pair")
 
     def export_item(self):
         return self.view.ci  # the plot and its colour bar
@@ -165,8 +164,7 @@ class DiversityBars(PlotPanel):
         pi.setTitle(title, size="10pt")
         pi.setLabel("bottom", title)
         pi.getAxis("bottom").setToolTip(wrapped_tip(help_))
-        short = {"generated": "generated", "original": "snapshots", "cross": "generated vs snapshots"}
-        labels = [short.get(r["set"], "baseline " + r["set"]) + (" (d_o)" if r["measure"] == "d_o" and
+        labels = [SHORT_NAMES.get(r["set"], "baseline " + r["set"]) + (" (d_o)" if r["measure"] == "d_o" and
                                                                    measure == "d" else "") for r in rows]
         pi.getAxis("left").setTicks([list(zip(y, labels))])
         for t in self.value_labels:
@@ -196,19 +194,22 @@ class DiversityPage(ResultsPage):
 
     def build(self, content: QWidget) -> None:
         self.heatmap = IouHeatmap()
-        self.heatmap.setMinimumSize(420, 420)
+        self.heatmap.setMinimumSize(360, 360)
         self.table = QTableWidget()
         self.table.setObjectName("diversityTable")
         self.table.setColumnCount(4)
-        self.table.setHorizontalHeaderLabels(["set", "d_i / d_o", "disagree/pair (%)", "mean IoU"])
+        self.table.setHorizontalHeaderLabels(["set", "differing\npredictions", "disagreement\nper pair (%)",
+                                              "mean IoU\nof errors"])
         for c, tip in enumerate(["", MEASURES["d"][1], MEASURES["disagree"][1], MEASURES["mean_iou"][1]]):
             self.table.horizontalHeaderItem(c).setToolTip(wrapped_tip(tip))
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.setSortingEnabled(True)
         self.table.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
         self.measure = QComboBox()
+        # Its longest item is ~300 px: shown whole it set the page's minimum width past a 1280-px window.
+        self.measure.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.measure.setMinimumContentsLength(18)
         for key, (title, _) in MEASURES.items():
             self.measure.addItem(title, key)
         self.bars = DiversityBars()
@@ -229,7 +230,7 @@ class DiversityPage(ResultsPage):
         split.addWidget(right)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 1)
-        split.setSizes([540, 460])
+        split.setSizes([480, 520])
         lay = QVBoxLayout(content)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(split)
@@ -241,16 +242,16 @@ class DiversityPage(ResultsPage):
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(self.rows))
         for r, row in enumerate(self.rows):
-            name = text_item(row["label"])
+            name = text_item(SHORT_NAMES.get(row["set"], "baseline " + row["set"]))
             name.setData(Qt.ItemDataRole.UserRole, row["set"])
-            name.setToolTip(f"{row['size']} members; {'d_o (eq. 15)' if row['measure'] == 'd_o' else 'd_i (eq. 14)'}")
+            name.setToolTip(f"{row['label']}: {row['size']} members; {'d_o (eq. 15)' if row['measure'] == 'd_o' else 'd_i (eq. 14)'}")
             self.table.setItem(r, 0, name)
             self.table.setItem(r, 1, NumericItem(f"{row['d']:.1f}", row["d"]))
             # The baselines' rates are derived from d_i; the report prints them for the three main sets only.
             self.table.setItem(r, 2, NumericItem(f"{100 * row['disagree']:.2f}", row["disagree"]))
             self.table.setItem(r, 3, NumericItem(f"{row['mean_iou']:.3f}", row["mean_iou"]))
         self.table.setSortingEnabled(True)
-        self.table.resizeColumnsToContents()
+        fit_columns(self.table, stretch=0)
         fit_table_height(self.table)
         d = res.metrics["diversity"]
         self.summary.setText(

@@ -20,7 +20,12 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.results.report import number, seconds
-from ...core.results.tables import Results, efficiency_curves, efficiency_m_range, efficiency_rows
+from ...core.results.tables import (
+    Results,
+    efficiency_curves,
+    efficiency_m_range,
+    efficiency_rows,
+)
 from ...core.results.verdicts import efficiency_accounting, efficiency_verdict
 from ..plots import PALETTE, PlotPanel, caption, legend_sample
 from .common import ResultsPage, fit_table_height, text_item
@@ -32,7 +37,7 @@ def _value_text(row: dict) -> str:
         return seconds(v)
     if row["unit"] == "members":
         return number(v, 2)
-    return f"{int(v)}"
+    return f"{int(v):,}"
 
 
 class CostPlot(PlotPanel):

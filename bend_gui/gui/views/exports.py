@@ -23,17 +23,26 @@ from PySide6.QtWidgets import (
 
 from ...core.errors import BendError
 from ...core.results.bundle_export import export
-from ...core.results.tables import export_results
+from ...core.studies.export import export_all
+from ..confirm import roomy
+from ..messages import without_command
 from ..project_model import ProjectModel
 from ..runner import call_in_thread
+from .common import RunUpTo
 
 RULE_HELP = {"sbend": "sBEND: majority vote (Algorithm 1)", "abend": "aBEND: random vote by share (Algorithm 2)",
              "soft": "soft vote: mean of the members' probabilities"}
 MEMBER_HELP = {"generated": "generated members (stage 4)", "original": "original snapshots (stage 1)"}
+MEMBER_STAGE = {"generated": "generate", "original": "collect"}  # the stage whose outputs a bundle holds
 
 
 def export_results_to(model: ProjectModel, folder: str | Path) -> list[Path]:
-    return export_results(model.project, Path(folder))
+    return export_all(model.project, Path(folder))
+
+
+def export_start_folder(model: ProjectModel) -> Path:
+    """Where the export dialogs open: beside the project (exports are refused inside a project folder)."""
+    return model.project.root.parent
 
 
 def export_ensemble_to(model: ProjectModel, path: str | Path, members: str = "generated",
@@ -44,12 +53,21 @@ def export_ensemble_to(model: ProjectModel, path: str | Path, members: str = "ge
 def write_error(e: Exception) -> str:
     """What a user reads when writing an export failed."""
     return (f"{e.filename}: cannot write ({e.strerror or e})" if isinstance(e, OSError) and e.filename
-            else str(e) if isinstance(e, (BendError, OSError)) else f"{type(e).__name__}: {e}")
+            else without_command(str(e)) if isinstance(e, (BendError, OSError)) else f"{type(e).__name__}: {e}")
 
 
-def show_message(parent: QWidget, title: str, text: str, error: bool = False) -> QMessageBox:
-    box = QMessageBox(QMessageBox.Icon.Warning if error else QMessageBox.Icon.Information, title, text,
-                      parent=parent)
+def show_message(parent: QWidget, title: str, text: str, error: bool = False,
+                 run_up_to: tuple[ProjectModel, str] | None = None) -> QMessageBox:
+    """A non-blocking message; with `run_up_to=(model, stage)` it offers that run as a button."""
+    box = roomy(QMessageBox(QMessageBox.Icon.Warning if error else QMessageBox.Icon.Information, title, text,
+                            parent=parent))
+    if run_up_to is not None:
+        model, stage = run_up_to
+        button = RunUpTo(model)
+        button.offer(stage)
+        box.addButton(button, QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Close)
+        box.run_up_to = button
     box.open()
     return box
 
@@ -67,7 +85,7 @@ class ExportEnsembleDialog(QDialog):
         self.rule = QComboBox()
         for key, text in RULE_HELP.items():
             self.rule.addItem(text, key)
-        self.path = QLineEdit(str(Path.home() / f"{model.project.name}-ensemble.pt"))
+        self.path = QLineEdit(str(export_start_folder(model) / f"{model.project.name}-ensemble.pt"))
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         row = QHBoxLayout()
@@ -76,6 +94,8 @@ class ExportEnsembleDialog(QDialog):
         self.error = QLabel()
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #b00020;")
+        self.run_up_to = RunUpTo(model)
+        self.run_up_to.clicked.connect(self.reject)  # the run shows in the window; export when it is done
         self.summary: dict | None = None
         form = QFormLayout(self)
         form.addRow("members", self.members)
@@ -83,6 +103,7 @@ class ExportEnsembleDialog(QDialog):
         form.addRow("file", row)
         form.addRow(QLabel("Load it with bend_gui.bundle.load(path); its predict(x) applies the rule."))
         form.addRow(self.error)
+        form.addRow(self.run_up_to)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
@@ -123,3 +144,5 @@ class ExportEnsembleDialog(QDialog):
     def _failed(self, e: Exception) -> None:
         self.error.setText(write_error(e))
         self.buttons.setEnabled(True)
+        if isinstance(e, BendError):  # the members' stage is not done (and has no last good run)
+            self.run_up_to.offer_if_missing(MEMBER_STAGE[self.members.currentData()])

@@ -7,7 +7,15 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core.errors import BendError
 from ...core.results.readiness import generate_blocker, missing_for_generate
@@ -19,7 +27,7 @@ from ..plots import PALETTE, PlotPanel, caption, legend_sample
 from ..project_model import ProjectModel
 from ..runner import JobOutcome
 from ..settings_form import SettingsForm
-from .common import ResultsPage
+from .common import ResultsPage, RunUpTo
 
 LABELS = {"decode_noise": "latent noise σ (decode_noise)", "m": "members m", "sampling_steps": "sampling steps"}
 SET_COLORS = {GENERATED: PALETTE[0], ORIGINAL: PALETTE[7]}
@@ -27,12 +35,12 @@ SET_COLORS = {GENERATED: PALETTE[0], ORIGINAL: PALETTE[7]}
 
 class MemberHistogram(PlotPanel):
     def __init__(self, parent: QWidget | None = None):
-        super().__init__("member-accuracy-histogram", parent)
+        super().__init__("member-accuracy-histogram", parent, layout_widget=True)
         pi = self.plot_item
         pi.setTitle("Test accuracy of single members", size="10pt")
         pi.setLabel("bottom", "test accuracy of one member (%)")
         pi.setLabel("left", "share of the set (%)")
-        self.legend = pi.addLegend(offset=(10, 10))
+        self.legend = self.add_bottom_legend(1)  # under the plot: inside it covered the bars
         self.curves, self.means, self.samples = {}, {}, {}
         for s in (ORIGINAL, GENERATED):
             c = pg.mkColor(SET_COLORS[s])
@@ -119,6 +127,7 @@ class GenerationPage(QWidget):
         self.revert_btn.setToolTip("back to the settings saved in project.toml")
         self.why = caption()
         self.why.setObjectName("whyDisabled")
+        self.run_up_to = RunUpTo(model)
         self.status = caption()
         self.status.setObjectName("generateStatus")
         buttons = QHBoxLayout()
@@ -136,6 +145,7 @@ class GenerationPage(QWidget):
         ll.addWidget(self.form, 1)
         ll.addLayout(buttons)
         ll.addWidget(self.why)
+        ll.addWidget(self.run_up_to, 0, Qt.AlignmentFlag.AlignLeft)
         ll.addWidget(self.status)
         self.view = MemberAccuracyView(model)
         split = QSplitter(Qt.Orientation.Horizontal)
@@ -180,6 +190,8 @@ class GenerationPage(QWidget):
         self.form.setEnabled(not busy)
         self.revert_btn.setEnabled(not busy)
         self.why.setText(why)
+        missing = self.missing_stages()
+        self.run_up_to.offer(missing[-1] if missing else None)
 
     @Slot(bool)
     def _on_busy(self, busy: bool) -> None:

@@ -28,11 +28,12 @@ from PySide6.QtWidgets import (
 from ...core.errors import BendError
 from ...core.results.report import duration, pct_pm
 from ...core.studies import sweeps
+from ..messages import without_command
 from ..page_job import PageJob
 from ..plots import PlotPanel, caption
 from ..project_model import ProjectModel
 from ..runner import JobOutcome
-from .common import ERROR_STYLE, MUTED, NumericItem, fit_table_height, status_label, text_item
+from .common import ERROR_STYLE, MUTED, NumericItem, RunUpTo, fit_table_height, status_label, text_item
 
 # The six quantities of Figure 5 (soft voting stays in the CSV files).
 PLOTTED = ("sbend", "abend_mean", "gen_mean", "gen_median", "orig_mean", "orig_median")
@@ -145,6 +146,7 @@ class SweepPlot(PlotPanel):
             lo.setData(x, mean - std)
             hi.setData(x, mean + std)
         self.plot_item.getAxis("bottom").setTicks(self._ticks(x))
+        self.plot_item.setLabel("left", "test accuracy (%)" + self._span_note())
         if len(x):
             self.plot_item.enableAutoRange()
         else:  # a neutral frame rather than pyqtgraph's ±0.5 around nothing
@@ -154,9 +156,18 @@ class SweepPlot(PlotPanel):
             self.plot_item.setXRange(*((0, 2) if log else (1, 100)), padding=0.05)
         self._fill_table()
         has = bool(self.agg)
+        for ax in ("left", "bottom"):  # an empty plot shows its text, not a made-up range
+            self.plot_item.showAxis(ax, has)
         self.empty.setVisible(not has)
         self.legend.setVisible(has)
         self.table.setVisible(has)
+
+    def _span_note(self) -> str:
+        """When every line and band lies within a few points, the axis says how few: autoranged, a 0.2-point
+        spread fills the plot and noise looks dramatic."""
+        vals = [100 * (a[f"{q}_mean"] + sign * a[f"{q}_std"]) for a in self.agg for q in PLOTTED for sign in (-1, 1)]
+        span = max(vals) - min(vals) if vals else 100.0
+        return f" · the axis spans only {span:.2f} points" if span < 2 else ""
 
     def _ticks(self, x: np.ndarray):
         """Ticks at the sweep's own x values (k = 2.5 means nothing); too many of them crowd, then the
@@ -231,22 +242,28 @@ class SweepsPage(QWidget):
         self.cancel_btn.setToolTip("stop at the next safe point; the finished points are saved")
         self.m_note = caption()
         self.k_note = caption()
+        self.run_up_to = {"m": RunUpTo(model), "k": RunUpTo(model)}  # when a sweep's stages are not done
         self.status = status_label("color: #1565c0;")
         self.status.setObjectName("sweepStatus")
         self.error = status_label(ERROR_STYLE)
         self.error.setObjectName("sweepError")
 
-        box_m = QGroupBox("Over m: one trained generator, ensembles of growing size")
+        # Short titles: a group box is at least as wide as its title, and the long ones made the page (and so
+        # the window) wider than 1280 px. The explanation is in the tooltips.
+        box_m = QGroupBox("Over m · one generator")
+        box_m.setToolTip("one trained generator, ensembles of growing size")
         grid = QGridLayout(box_m)
         grid.addWidget(QLabel("m values"), 0, 0)
         grid.addWidget(self.m_values, 0, 1)
         grid.addWidget(QLabel("seeds"), 0, 2)
         grid.addWidget(self.m_seeds, 0, 3)
         grid.addWidget(self.m_btn, 0, 4)
-        grid.addWidget(self.m_note, 1, 0, 1, 5)
+        grid.addWidget(self.m_note, 1, 0, 1, 4)
+        grid.addWidget(self.run_up_to["m"], 1, 4)
         grid.setColumnStretch(1, 2)
         grid.setColumnStretch(3, 1)
-        box_k = QGroupBox("Over k: a new autoencoder + DDPM per point, trained on k of the snapshots")
+        box_k = QGroupBox("Over k · a generator per point")
+        box_k.setToolTip("a new autoencoder + DDPM per point, trained on k of the snapshots")
         grid = QGridLayout(box_k)
         grid.addWidget(QLabel("k values"), 0, 0)
         grid.addWidget(self.k_values, 0, 1)
@@ -255,7 +272,8 @@ class SweepsPage(QWidget):
         grid.addWidget(QLabel("seeds"), 0, 4)
         grid.addWidget(self.k_seeds, 0, 5)
         grid.addWidget(self.k_btn, 0, 6)
-        grid.addWidget(self.k_note, 1, 0, 1, 7)
+        grid.addWidget(self.k_note, 1, 0, 1, 6)
+        grid.addWidget(self.run_up_to["k"], 1, 6)
         grid.setColumnStretch(1, 2)
         grid.setColumnStretch(5, 1)
         controls = QHBoxLayout()
@@ -382,7 +400,7 @@ class SweepsPage(QWidget):
             if why:
                 raise BendError(why)
         except BendError as e:
-            self.error.setText(str(e))
+            self.error.setText(without_command(str(e)))
             return False
         if over == "m":
             def factory(cancel):
@@ -448,7 +466,10 @@ class SweepsPage(QWidget):
             except BendError as e:
                 why = str(e)
             btn.setEnabled(not busy and not why)
+            why = without_command(why)
             btn.setToolTip(why or f"start the sweep over {over} (a job: Cancel keeps the finished points)")
+            if not (why and self.run_up_to[over].offer_if_missing(sweeps.needed_stage(cfg, over))):
+                self.run_up_to[over].offer(None)
             if why:
                 note.setText(why)
                 note.setStyleSheet(ERROR_STYLE)

@@ -19,12 +19,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.results.report import TABLE3_COLUMNS, TABLE3_HEADERS, table3_cells, table3_rows, verdicts
+from ...core.results.report import TABLE3_COLUMNS, table3_cells, table3_rows, verdicts
 from ...core.results.tables import Results
 from ..plots import ExportButtons, caption, checked_export, write_rows_csv
 from ..runner import call_in_thread
-from .common import NumericItem, ResultsPage, fit_table_height, text_item
-from .exports import ExportEnsembleDialog, export_ensemble_to, export_results_to, show_message, write_error
+from .common import NumericItem, ResultsPage, fit_columns, fit_table_height, text_item
+from .exports import (
+    ExportEnsembleDialog,
+    export_ensemble_to,
+    export_results_to,
+    export_start_folder,
+    show_message,
+    write_error,
+)
 
 COLUMN_HELP = {
     "sbend": "sBEND: majority vote of the generated members (Algorithm 1)",
@@ -36,6 +43,10 @@ COLUMN_HELP = {
     "orig_median": "median of the original snapshots",
     "potential": "potential: a test image counts as right when any member is right (upper bound)",
 }
+# Column headers in words (the CLI's report prints the short keys); two lines keep the columns narrow.
+HEADERS = {"sbend": "sBEND", "abend": "aBEND", "soft": "soft vote", "gen_max": "generated\nbest",
+           "gen_mean": "generated\nmean", "gen_median": "generated\nmedian", "orig_max": "snapshots\nbest",
+           "orig_mean": "snapshots\nmean", "orig_median": "snapshots\nmedian", "potential": "potential"}
 PROJECT_ROW = QColor("#e3f2fd")
 
 
@@ -43,12 +54,11 @@ class Table3Page(ResultsPage):
     WHAT = "Table 3 (sBEND, aBEND and the baselines)"
 
     def build(self, content: QWidget) -> None:
-        self.title = QLabel()
-        self.title.setStyleSheet("font-weight: bold;")
+        self.title = caption(style="font-weight: bold; color: #222;")  # wraps: never widens the page
         self.table = QTableWidget()
         self.table.setObjectName("table3")
         self.table.setColumnCount(1 + len(TABLE3_COLUMNS))
-        self.table.setHorizontalHeaderLabels(["generator"] + [TABLE3_HEADERS[c] for c in TABLE3_COLUMNS])
+        self.table.setHorizontalHeaderLabels(["generator"] + [HEADERS[c] for c in TABLE3_COLUMNS])
         for i, c in enumerate(TABLE3_COLUMNS, start=1):
             self.table.horizontalHeaderItem(i).setToolTip(COLUMN_HELP[c])
         self.table.verticalHeader().setVisible(False)
@@ -69,7 +79,8 @@ class Table3Page(ResultsPage):
 
         self.export_results_btn = QPushButton("Export results…")
         self.export_results_btn.setToolTip("write every table (Table 3 with baselines, diversity, efficiency, "
-                                           "calibration, members, IoU) as CSV and metrics.json into a folder")
+                                           "calibration, members, IoU, the sweeps and Table 5) as CSV, "
+                                           "accuracies in %, and metrics.json into a folder")
         self.export_ensemble_btn = QPushButton("Export ensemble…")
         self.export_ensemble_btn.setToolTip("write the members, the frozen network and the bagging rule as a "
                                             ".pt bundle")
@@ -97,8 +108,8 @@ class Table3Page(ResultsPage):
 
     def show_results(self, res: Results) -> None:
         mt = res.metrics
-        self.title.setText(f"Table 3 · test accuracy (%) · {mt['n_test']} test images · k = {mt['k']} snapshots, "
-                           f"m = {mt['m']} members each")
+        self.title.setText(f"Table 3 · test accuracy (%) · {mt['n_test']:,} test images · k = {mt['k']} snapshots, "
+                           f"m = {mt['m']} members each · bold: this project's generator, then the baselines")
         rows = table3_rows(mt)
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(rows))
@@ -106,9 +117,10 @@ class Table3Page(ResultsPage):
         bold.setBold(True)
         for r, (name, row) in enumerate(rows):
             cells = table3_cells(row)
-            first = text_item(name + ("  (this project)" if r == 0 else ""))
+            first = text_item(name)
             first.setData(Qt.ItemDataRole.UserRole, name)
-            first.setToolTip("the project's generator" if r == 0 else f"baseline generator {name}, same m")
+            first.setToolTip("this project's generator (the bold row)" if r == 0
+                             else f"baseline generator {name}, same m")
             self.table.setItem(r, 0, first)
             for c, col in enumerate(TABLE3_COLUMNS, start=1):
                 value = row["abend_mean"] if col == "abend" else row.get(col)
@@ -118,7 +130,7 @@ class Table3Page(ResultsPage):
                     self.table.item(r, c).setFont(bold)
                     self.table.item(r, c).setBackground(QBrush(PROJECT_ROW))
         self.table.setSortingEnabled(True)
-        self.table.resizeColumnsToContents()
+        fit_columns(self.table)
         fit_table_height(self.table)  # short tables: every row, no scroll bar
         self.verdicts.setText("\n".join("· " + v for v in verdicts(mt)))
 
@@ -135,6 +147,7 @@ class Table3Page(ResultsPage):
                                                            m["ece_mean"]))
         self.cal_title.setVisible(bool(cal))
         self.calibration.setVisible(bool(cal))
+        fit_columns(self.calibration)
         fit_table_height(self.calibration)
 
     # --- the table's own export (ExportButtons calls these) ------------------------------------------
@@ -157,7 +170,8 @@ class Table3Page(ResultsPage):
         """The table in its shown order, accuracies in percent at full precision."""
         header = ["generator"]
         for c in TABLE3_COLUMNS:
-            header += ["aBEND mean (%)", "aBEND std (%)"] if c == "abend" else [f"{TABLE3_HEADERS[c]} (%)"]
+            header += (["aBEND mean (%)", "aBEND std (%)"] if c == "abend"
+                       else [f"{HEADERS[c].replace(chr(10), ' ')} (%)"])
         if self.results is None:
             return header, []
         out = []
@@ -185,7 +199,13 @@ class Table3Page(ResultsPage):
 
     @Slot()
     def open_export_results(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Export results into a folder")
+        if self.results is None:  # say so before asking for a folder
+            self.dialog = show_message(self, "Export results", "No results yet: the evaluate stage has not "
+                                       "finished, so there is nothing to export.", error=True,
+                                       run_up_to=(self.model, "evaluate"))
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Export results into a folder",
+                                                  str(export_start_folder(self.model)))
         if not folder:
             return
         stale = "\n\nNote: these results are stale." if self.results is not None and self.results.stale else ""
