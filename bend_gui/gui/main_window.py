@@ -33,8 +33,8 @@ from ..core.project.userdata import (
     recent_projects,
 )
 from .about import AboutDialog
-from .icon import app_icon
 from .confirm import roomy
+from .icon import app_icon
 from .project_model import ProjectModel
 from .runner import JobOutcome, JobRunner, warm_up_imports
 from .start_page import StartPage

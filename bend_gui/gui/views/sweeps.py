@@ -33,7 +33,15 @@ from ..page_job import PageJob
 from ..plots import PlotPanel, caption
 from ..project_model import ProjectModel
 from ..runner import JobOutcome
-from .common import ERROR_STYLE, MUTED, NumericItem, RunUpTo, fit_table_height, status_label, text_item
+from .common import (
+    ERROR_STYLE,
+    MUTED,
+    NumericItem,
+    RunUpTo,
+    fit_table_height,
+    status_label,
+    text_item,
+)
 
 # The six quantities of Figure 5 (soft voting stays in the CSV files).
 PLOTTED = ("sbend", "abend_mean", "gen_mean", "gen_median", "orig_mean", "orig_median")
