@@ -20,17 +20,17 @@ from pathlib import Path
 
 from ..errors import ProjectError
 from ..fileio import json_safe, read_json, write_csv, write_json
+from ..project import artifacts as A
 from ..project.folder import Project
 from .grid import Grid, Point
 from .point import DIVERSITY_COLUMNS, ROW_COLUMNS
 
-FOLDER = "studies"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 LOCK_WAIT_S = 600.0   # how long a point's write waits for a pipeline job that holds the project lock
 
 
 def study_root(project: Project) -> Path:
-    return project.root / FOLDER
+    return A.study_dir(project, "studies")
 
 
 def study_dir(project: Project, name: str) -> Path:
