@@ -61,3 +61,9 @@ def varied_project_root(tmp_path_factory, tiny_data_root):
 @pytest.fixture
 def varied_project(tmp_path, varied_project_root):
     return private_copy(varied_project_root, tmp_path / "varied")
+
+
+@pytest.fixture
+def hard(tmp_path, hard_project_root):
+    """A private copy of the finished hard project, free to change."""
+    return private_copy(hard_project_root, tmp_path / "p")

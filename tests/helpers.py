@@ -103,3 +103,13 @@ def private_copy(src: Path, dst: Path):
 
     shutil.copytree(src, dst)
     return Project.open(dst)
+
+
+def drain(gen):
+    """All events of a job generator and its return value."""
+    events = []
+    while True:
+        try:
+            events.append(next(gen))
+        except StopIteration as stop:
+            return events, stop.value

@@ -14,23 +14,11 @@ from bend_gui.core.pipeline import runner as pipeline
 from bend_gui.core.project import artifacts as A
 from bend_gui.core.studies import grid as G
 from bend_gui.core.studies import store, study
-from tests.helpers import private_copy
+from tests.helpers import drain
 
 COMPARED = ("sbend", "abend_mean", "abend_std", "gen_mean", "gen_median", "orig_mean", "potential")
 
 
-@pytest.fixture
-def hard(tmp_path, hard_project_root):
-    return private_copy(hard_project_root, tmp_path / "p")
-
-
-def drain(gen):
-    events = []
-    while True:
-        try:
-            events.append(next(gen))
-        except StopIteration as stop:
-            return events, stop.value
 
 
 def test_grid_keys_and_values_are_checked_against_the_schema(hard):

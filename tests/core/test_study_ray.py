@@ -16,7 +16,7 @@ import pytest
 from bend_gui.core.events import Message, Metric, run_to_end
 from bend_gui.core.studies import store, study
 from bend_gui.core.studies.executors import LocalExecutor
-from tests.helpers import hard_config, private_copy, run_all
+from tests.helpers import drain, hard_config, private_copy, run_all
 
 ray = pytest.importorskip("ray", reason="the cluster extra is not installed (pip install -e '.[cluster]')")
 from tests.ray_cluster import REPO, Cluster, stop_node  # after the skip: it imports ray
@@ -92,21 +92,13 @@ def test_sigkill_of_the_driver_then_a_rerun_computes_only_the_missing_points(clu
     driver.wait()
     kept = {f.name: f.read_bytes() for f in points.glob("*.json")}
     assert 1 <= len(kept) < 6
-    events, records = _drain(study.run_study(p, *study.define(p, None, None, "killed"), _executor(cluster)))
+    events, records = drain(study.run_study(p, *study.define(p, None, None, "killed"), _executor(cluster)))
     text = " ".join(e.text for e in events if isinstance(e, Message))
     assert re.search(rf"{len(kept)} saved, {6 - len(kept)} to compute", text), text
     assert len(records) == 6 and all(r["state"] == "done" for r in records)
     for name, data in kept.items():
         assert (points / name).read_bytes() == data
 
-
-def _drain(gen):
-    events = []
-    while True:
-        try:
-            events.append(next(gen))
-        except StopIteration as stop:
-            return events, stop.value
 
 
 def test_killing_the_second_node_mid_study_still_finishes_every_point(cluster, project_root, tmp_path):

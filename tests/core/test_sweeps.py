@@ -21,25 +21,12 @@ from bend_gui.core.project import artifacts as A
 from bend_gui.core.project.folder import Project
 from bend_gui.core.results import metrics as M
 from bend_gui.core.studies import sweeps
-from tests.helpers import hard_config, private_copy
+from tests.helpers import drain, hard_config
 
 EXACT = ("sbend", "abend_mean", "abend_std", "gen_mean", "gen_median", "gen_max", "gen_min", "orig_mean",
          "orig_median", "orig_max", "potential")
 
 
-@pytest.fixture
-def hard(tmp_path, hard_project_root):
-    return private_copy(hard_project_root, tmp_path / "p")
-
-
-def drain(gen):
-    """All events of a job and its return value."""
-    events = []
-    while True:
-        try:
-            events.append(next(gen))
-        except StopIteration as stop:
-            return events, stop.value
 
 
 def direct_row(project, members, seed):
