@@ -13,6 +13,14 @@ from tests.helpers import VARIED, hard_config, private_copy, run_all, tiny_confi
 torch.set_num_threads(2)
 
 
+@pytest.fixture(autouse=True)
+def _same_torch_threads():
+    """A project with [run] threads = N sets torch's threads for the whole process (as it should in the app);
+    give them back, or a later test's numbers differ in the last bits from fixtures built with 2 threads."""
+    yield
+    torch.set_num_threads(2)
+
+
 @pytest.fixture(scope="session")
 def tiny_data_root(tmp_path_factory):
     """600 training and 200 test images of 10 classes (a bright square whose place gives the class)."""

@@ -36,11 +36,12 @@ class StepPlot(CurvePlot):
         self.lr_box.setXLink(pi)
         self.lr_item = pg.PlotDataItem([], [], pen=pg.mkPen(LR_COLOR, width=1.5, style=Qt.PenStyle.DashLine))
         self.lr_box.addItem(self.lr_item)
+        if self.legend is None:  # the base class gives one series no legend; with the lr curve there are two
+            self.legend = self.add_bottom_legend(columns=2)
+            self.legend.addItem(self.items["loss"], "train (per step)")
         self.legend.addItem(self.lr_item, "learning rate (right axis)")
         self.lr: tuple[list[float], list[float]] = ([], [])
         pi.vb.sigResized.connect(self._sync_lr_box)
-        # the lr curve can pass under the legend: let it show through
-        self.legend.setBrush(pg.mkBrush(255, 255, 255, 190))
         self._on_log(log_y)
 
     @Slot(bool)
@@ -48,6 +49,10 @@ class StepPlot(CurvePlot):
         super()._on_log(on)
         if hasattr(self, "lr_box"):  # PlotItem.setLogMode sets every axis; the lr axis stays linear
             self.plot_item.getAxis("right").setLogMode(False, False)
+
+    def set_empty(self, text: str) -> None:
+        super().set_empty(text)
+        self.plot_item.showAxis("right", not text)  # an empty plot shows no 0..1 learning-rate axis either
 
     @Slot()
     def _sync_lr_box(self) -> None:

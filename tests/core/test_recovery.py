@@ -207,7 +207,7 @@ def _wait_for_stage(p: Project, stage: str, proc) -> None:
 def test_sigterm_cancels_at_a_safe_point_and_the_rerun_resumes(tmp_path, tiny_cfg):
     root = tmp_path / "p"
     cfg = tiny_cfg.copy()
-    cfg.collect.k = 400  # long enough to be stopped in the middle
+    cfg.collect.k = 20000  # long enough to be stopped in the middle: 400 took under a second
     assert bend("new", root, *tiny_sets(cfg)).returncode == 0
     p = Project.open(root)
     proc = subprocess.Popen([sys.executable, "-m", "bend_gui.cli", "run", str(root), "--until", "collect", "-q"],

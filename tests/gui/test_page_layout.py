@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QApplication,
     QTableWidget,
+    QTabWidget,
     QWidget,
 )
 
@@ -133,6 +134,9 @@ def _plots(page: QWidget) -> list[tuple[QWidget, pg.PlotItem]]:
     return out
 
 
+MIN_PLOT_HEIGHT = 150  # px: below it a plot is a strip nobody can read
+
+
 def page_problems(page: QWidget, where: str) -> list[str]:
     out = []
     for table in page.findChildren(QTableWidget):
@@ -140,6 +144,8 @@ def page_problems(page: QWidget, where: str) -> list[str]:
             out += table_problems(table, where)
     for view, plot in _plots(page):
         out += plot_problems(plot, where)
+        if view.height() < MIN_PLOT_HEIGHT:
+            out.append(f"{where}: plot {plot.titleLabel.text!r} is squashed to {view.height()} px high")
         cut = _clipped_width(view)
         if cut > 1:
             out.append(f"{where}: plot {plot.titleLabel.text!r} has {cut} px of its width cut off")
@@ -166,13 +172,20 @@ def test_every_page_shows_every_value_column_and_every_data_point(make_window, s
         tabs.setCurrentIndex(i)
         _settle(qtbot, win)
         page, title = tabs.widget(i), tabs.tabText(i)
-        where = f"{title} at {size[0]}x{size[1]}"
-        problems += page_problems(page, where)
-        plots_seen += len(_plots(page))
-        tables_seen += sum(1 for t in page.findChildren(QTableWidget) if _shown(t) and t.rowCount())
-        if shots:
-            Path(shots).mkdir(parents=True, exist_ok=True)
-            win.grab().save(str(Path(shots) / f"{size[0]}x{size[1]}-{i}-{title.replace(' ', '_')}.png"))
+        # A page with tabs of its own (Sweeps: Figure 5 and Study) is looked at tab by tab.
+        inner = next(iter(page.findChildren(QTabWidget)), None)
+        for j in range(inner.count() if inner is not None else 1):
+            if inner is not None:
+                inner.setCurrentIndex(j)
+                _settle(qtbot, win)
+            label = title if inner is None else f"{title} / {inner.tabText(j)}"
+            problems += page_problems(page, f"{label} at {size[0]}x{size[1]}")
+            plots_seen += len(_plots(page))
+            tables_seen += sum(1 for t in page.findChildren(QTableWidget) if _shown(t) and t.rowCount())
+            if shots:
+                Path(shots).mkdir(parents=True, exist_ok=True)
+                name = f"{size[0]}x{size[1]}-{i}{'' if inner is None else chr(97 + j)}-{title.replace(' ', '_')}.png"
+                win.grab().save(str(Path(shots) / name))
     # The check covered something: the pages of a finished project hold tables and plots.
     assert tables_seen >= 6 and plots_seen >= 12, (tables_seen, plots_seen)
     assert not problems, "\n".join(problems)

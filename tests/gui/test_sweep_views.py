@@ -83,7 +83,8 @@ def test_sweeps_page_shows_the_saved_sweeps_and_exports_them(make_window, precom
         assert plot.table.rowCount() == len(agg)
         for r, a in enumerate(agg):
             assert plot.table.item(r, 0).text() == str(a[over])
-            assert plot.table.item(r, 2).text() == pct_pm(a["sbend_mean"], a["sbend_std"])
+            assert plot.table.item(r, 2).text() == pct(a["sbend_mean"])
+            assert plot.table.item(r, 2).toolTip().startswith(pct_pm(a["sbend_mean"], a["sbend_std"]))
         assert not plot.empty.isVisible()
         png, data = tmp_path / f"{over}.png", tmp_path / f"{over}.csv"
         plot.export_png(png)

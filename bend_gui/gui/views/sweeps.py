@@ -21,12 +21,13 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QSplitter,
     QTableWidget,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from ...core.errors import BendError
-from ...core.results.report import duration, pct_pm
+from ...core.results.report import duration, pct, pct_pm
 from ...core.studies import sweeps
 from ..messages import without_command
 from ..page_job import PageJob
@@ -97,13 +98,15 @@ class SweepPlot(PlotPanel):
         self.table = QTableWidget()
         self.table.setObjectName(f"sweep-table-{over}")
         self.table.setColumnCount(2 + len(PLOTTED))
-        self.table.setHorizontalHeaderLabels([over, "seeds"] + [sweeps.QUANTITY_LABELS[q] for q in PLOTTED])
+        # Two-line headers: one-line ones were elided ("en media") in a half-width pane.
+        self.table.setHorizontalHeaderLabels([over, "seeds"] + [sweeps.QUANTITY_LABELS[q].replace(" ", "\n")
+                                                               for q in PLOTTED])
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        self.table.setToolTip("test accuracy (%), mean ± std over seeds")
+        self.table.setToolTip("test accuracy (%), mean over seeds; hover a cell for ± std")
         self.bar.insertWidget(0, self.log_x)
         self.layout().addWidget(self.table)
         # The same height on both plots (five rows; more scroll), so their axes line up side by side.
@@ -191,7 +194,12 @@ class SweepPlot(PlotPanel):
             self.table.setItem(r, 0, NumericItem(str(a[self.over]), float(a[self.over])))
             self.table.setItem(r, 1, NumericItem(str(a["seeds"]), float(a["seeds"])))
             for c, q in enumerate(PLOTTED, start=2):
-                self.table.setItem(r, c, NumericItem(pct_pm(a[f"{q}_mean"], a[f"{q}_std"]), a[f"{q}_mean"]))
+                # The mean alone fits a column at 1280 px ("12.25 ± 0.25" wrapped onto two lines); the
+                # spread is the band on the plot and the cell's tooltip.
+                mean = a[f"{q}_mean"]
+                item = NumericItem(pct(mean), mean)
+                item.setToolTip(f"{pct_pm(mean, a[f'{q}_std'])} % (mean ± std over {a['seeds']} seeds)")
+                self.table.setItem(r, c, item)
 
 
     def set_subtitle(self, text: str) -> None:
@@ -305,12 +313,15 @@ class SweepsPage(QWidget):
         lay.addWidget(split, 1)
         self.study = StudyPanel(model)
         self.study.setObjectName("studyPanel")
-        pages = QSplitter(Qt.Orientation.Vertical)
-        pages.addWidget(figure5)
-        pages.addWidget(self.study)
+        # Two tabs, not one splitter: stacked, neither had room at 1280x800 (the m-plot was squashed to a
+        # strip 60 px high).
+        self.parts = QTabWidget()
+        self.parts.setObjectName("sweepParts")
+        self.parts.addTab(figure5, "Figure 5 · over m and k")
+        self.parts.addTab(self.study, "Study · a grid over any settings")
         outer = QVBoxLayout(self)
         outer.setContentsMargins(4, 4, 4, 4)
-        outer.addWidget(pages, 1)
+        outer.addWidget(self.parts, 1)
 
         self.m_btn.clicked.connect(self.start_m)
         self.k_btn.clicked.connect(self.start_k)
@@ -558,6 +569,9 @@ def study_series(records: list[dict], x_key: str, q: str) -> dict[str, tuple[lis
     return out
 
 
+NO_STUDY_POINTS = "No finished points to plot yet: run a study, then choose what to plot against which key."
+
+
 class StudyPlot(PlotPanel):
     """A quantity against one swept key: a line per combination of the other keys, mean ± std over seeds."""
 
@@ -567,6 +581,7 @@ class StudyPlot(PlotPanel):
         self.legend = self.plot_item.addLegend(offset=(-10, 10), labelTextSize="8pt")
         self.series: dict[str, tuple[list, list, list]] = {}
         self.x_key, self.q = "", "sbend"
+        self.set_empty(NO_STUDY_POINTS)
 
     def draw(self, records: list[dict], x_key: str, q: str) -> None:
         self.x_key, self.q = x_key, q
@@ -591,6 +606,7 @@ class StudyPlot(PlotPanel):
         self.plot_item.setLabel("bottom", x_key)
         self.plot_item.setLabel("left", STUDY_QUANTITIES.get(q, q) + (" (%)" if q in ACCURACY else ""))
         self.plot_item.setTitle(f"{STUDY_QUANTITIES.get(q, q)} vs {x_key}: mean ± std over seeds", size="10pt")
+        self.set_empty("" if self.series else NO_STUDY_POINTS)
 
     def csv_table(self) -> tuple[list[str], list[list]]:
         header = ["series", self.x_key, f"{self.q}_mean", f"{self.q}_std"]
