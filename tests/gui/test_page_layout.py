@@ -134,7 +134,7 @@ def _plots(page: QWidget) -> list[tuple[QWidget, pg.PlotItem]]:
     return out
 
 
-MIN_PLOT_HEIGHT = 150  # px: below it a plot is a strip nobody can read
+MIN_PLOT_HEIGHT = 100  # px of data area: below it a plot is a strip nobody can read
 
 
 def page_problems(page: QWidget, where: str) -> list[str]:
@@ -144,8 +144,9 @@ def page_problems(page: QWidget, where: str) -> list[str]:
             out += table_problems(table, where)
     for view, plot in _plots(page):
         out += plot_problems(plot, where)
-        if view.height() < MIN_PLOT_HEIGHT:
-            out.append(f"{where}: plot {plot.titleLabel.text!r} is squashed to {view.height()} px high")
+        data_height = plot.getViewBox().sceneBoundingRect().height()  # the data area, without title or legend
+        if data_height < MIN_PLOT_HEIGHT:
+            out.append(f"{where}: plot {plot.titleLabel.text!r}'s data area is squashed to {data_height:.0f} px")
         cut = _clipped_width(view)
         if cut > 1:
             out.append(f"{where}: plot {plot.titleLabel.text!r} has {cut} px of its width cut off")

@@ -53,7 +53,7 @@ X_LABELS = {"m": "m · generated members in the ensemble", "k": "k · snapshots 
 TITLES = {"m": "Accuracy vs m (one trained generator)", "k": "Accuracy vs k (a generator trained per point)"}
 JOB = {"m": "Sweep over m", "k": "Sweep over k"}
 STALE_COLOR = "#8a4b00"
-TABLE_ROWS = 5
+TABLE_ROWS = 3  # more scroll: five left the m-plot a strip at 1280x800
 
 
 class SweepPlot(PlotPanel):
@@ -387,7 +387,7 @@ class SweepsPage(QWidget):
         tests = f"{n_test:,} test images" if isinstance(n_test, int) else "test set"
         spread = (f"line = mean, band = ± std over {len(seeds)} seeds ({', '.join(map(str, seeds))})"
                   if len(seeds) > 1 else f"one seed ({seeds[0]}): no band; add seeds for ± std")
-        text = f"{info.get('describe', '')} · {fixed} · {tests} · {spread}"
+        text = spread  # the generator, k or m and the test set are the plot's subtitle: not twice
         plot.set_subtitle(f"{info.get('describe', '')} · {fixed} · {tests} · "
                           + (f"mean ± std over {len(seeds)} seeds" if len(seeds) > 1 else f"seed {seeds[0]}"))
         if info.get("state") == "cancelled":
