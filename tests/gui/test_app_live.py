@@ -51,7 +51,8 @@ def test_per_step_points_arrive_during_the_first_base_epoch(make_window, tmp_pat
 
 
 def test_the_app_shows_what_a_separate_bend_run_does(make_window, tmp_path, tiny_data_root, qtbot):
-    project = slow_base(tmp_path, tiny_data_root)
+    # 60 epochs (several seconds): two ended before the app noticed once base training got faster
+    project = slow_base(tmp_path, tiny_data_root, base__epochs=60)
     win = make_window(project.root)
     ws = win.workspace
     assert win.model.state("base").state == "not run"
@@ -60,7 +61,7 @@ def test_the_app_shows_what_a_separate_bend_run_does(make_window, tmp_path, tiny
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         # while it runs: who holds the project, and no Run button that would only fail
-        # (two epochs of 75 steps hold the lock for seconds: time enough for the watcher)
+        # (60 epochs of 75 steps hold the lock for several seconds: time enough for the watcher)
         qtbot.waitUntil(lambda: ws.pipeline.lock_banner.isVisible() or proc.poll() is not None, timeout=120_000)
         assert proc.poll() is None, "the run ended before the app noticed it"
         assert f"process {proc.pid}" in ws.pipeline.lock_banner.text()
