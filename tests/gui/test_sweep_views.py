@@ -95,9 +95,11 @@ def test_sweeps_page_shows_the_saved_sweeps_and_exports_them(make_window, precom
         assert [float(t[over]) for t in table] == [a[over] for a in agg]
         assert [float(t["abend_mean_mean"]) for t in table] == pytest.approx([a["abend_mean_mean"] for a in agg])
         assert [float(t["orig_mean_std"]) for t in table] == pytest.approx([a["orig_mean_std"] for a in agg])
-    assert "k = 6 snapshots" in page.plots["m"].note.text() and "200 test images" in page.plots["m"].note.text()
+    # What the sweep was made with is the plot's subtitle (also in its PNG); the note says the band.
+    title_m, title_k = page.plots["m"].plot_item.titleLabel.text, page.plots["k"].plot_item.titleLabel.text
+    assert "k = 6 snapshots" in title_m and "200 test images" in title_m
     assert "3 seeds (0, 1, 2)" in page.plots["m"].note.text()
-    assert "m = 3 members per point" in page.plots["k"].note.text()
+    assert "m = 3 members per point" in title_k
     # Values and seeds come from the saved sweeps.
     assert page.m_values.text() == "1, 2, 5" and page.m_seeds.text() == "0, 1, 2"
     assert page.k_values.text() == "2, 4, 6" and page.k_m.value() == 3
