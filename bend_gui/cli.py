@@ -28,6 +28,7 @@ from .core.errors import (
 )
 from .core.events import CancelFlag, StageFinished
 from .core.fileio import json_safe
+from .core.ml.oom import is_out_of_memory
 from .core.project.folder import STAGE_TITLES, STAGES, Project
 from .core.settings import config as C
 from .core.settings.templates import DEMO, list_templates, load_template
@@ -424,13 +425,6 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _out_of_memory(e: BaseException) -> bool:
-    """An allocation failure outside a pipeline stage (the runner names those itself), without importing
-    torch to ask: torch.OutOfMemoryError, MemoryError, or the CPU allocator's RuntimeError."""
-    return isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError" or (
-        isinstance(e, RuntimeError) and ("can't allocate memory" in str(e) or "out of memory" in str(e)))
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logs.setup(-1 if args.quiet else args.verbose)
@@ -449,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("BEND_DEBUG"):
             raise
         first = str(e).splitlines()[0] if str(e) else ""
-        if _out_of_memory(e):
+        if is_out_of_memory(e):  # outside a stage (the runner names a stage's own)
             log.error("out of memory (%s: %s); lower the batch size or the number of members", type(e).__name__,
                       first)
             return EXIT_OUT_OF_MEMORY
