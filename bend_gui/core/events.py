@@ -18,6 +18,7 @@ from .errors import Cancelled
 
 CACHE_STEP = "cache"  # the frozen prefix's activations being computed, before a stage's own work
 TEST_STEP = "test"    # a training stage measuring its network on the test set (after an epoch, at the end)
+METRICS_STEP = "metrics"  # the evaluate stage computing Table 3, diversity and calibration from the predictions
 
 
 @dataclass(frozen=True)

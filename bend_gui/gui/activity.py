@@ -20,13 +20,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.events import CACHE_STEP, Message, Progress
+from ..core.events import CACHE_STEP, METRICS_STEP, TEST_STEP, Message, Progress
 from ..core.project.folder import STAGE_TITLES
 from .messages import without_command
 from .project_model import ProjectModel
 from .runner import JobOutcome
 
-STEP_NAMES = {"": "", CACHE_STEP: "caching activations", "metrics": "computing metrics", "test": "test evaluation"}
+STEP_NAMES = {"": "", CACHE_STEP: "caching activations", METRICS_STEP: "computing metrics",
+              TEST_STEP: "test evaluation"}
 OVERALL_UNITS = 1000
 
 

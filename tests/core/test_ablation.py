@@ -7,7 +7,15 @@ import sys
 import pytest
 
 from bend_gui.core.errors import ConfigError, ProjectError
-from bend_gui.core.events import CACHE_STEP, Message, Metric, Progress, StageFinished, StageStarted
+from bend_gui.core.events import (
+    CACHE_STEP,
+    METRICS_STEP,
+    Message,
+    Metric,
+    Progress,
+    StageFinished,
+    StageStarted,
+)
 from bend_gui.core.fileio import read_json
 from bend_gui.core.pipeline import runner as pipeline
 from bend_gui.core.project.folder import Project
@@ -56,7 +64,7 @@ def test_variants_skip_base_run_in_turn_and_fill_table5(parent):
     assert not [e for e in events if isinstance(e, Metric) and e.stage != "ablation"]
     progress = [e for e in events if isinstance(e, Progress)]
     assert {e.stage for e in progress} == {"ablation"} and {e.point for e in progress} == {"fc2", "bn4"}
-    assert {e.step for e in progress} == {"", CACHE_STEP, "metrics"}  # evaluate's metrics are a sub-step
+    assert {e.step for e in progress} == {"", CACHE_STEP, METRICS_STEP}
     texts = [e.text for e in events if isinstance(e, Message)]
     assert "variant 1/2 fc2: 0 · Base training up to date" in texts
     assert "variant 2/2 bn4: 0 · Base training up to date" in texts

@@ -15,7 +15,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from ...events import Event, Message, Progress, relay
+from ...events import METRICS_STEP, Event, Message, Progress, relay
 from ...fileio import json_safe
 from ...ml.members import evaluate_members
 from ...project import artifacts as A
@@ -43,7 +43,7 @@ def run(ctx: StageContext) -> Iterator[Event]:
         outs[name] = yield from relay(job, _one_bar(before, len(vecs), total_members, f"set {i + 1}/{len(sets)}"))
         batching = outs[name].batching  # 'auto' decides once, on the first set
         before += len(vecs)
-    yield Progress(STAGE, 0, 1, "metrics: Table 3, baselines, diversity, calibration", step="metrics")
+    yield Progress(STAGE, 0, 1, "metrics: Table 3, baselines, diversity, calibration", step=METRICS_STEP)
     y = data.test_y.numpy()
     C = data.num_classes
     preds = {k: v.preds.numpy().astype(np.int64) for k, v in outs.items()}
@@ -87,7 +87,7 @@ def run(ctx: StageContext) -> Iterator[Event]:
     rows = [{"set": name, "index": i, "accuracy": float(a), "nll": float(outs[name].nll[i])}
             for name in outs for i, a in enumerate(M.member_accuracies(preds[name], y))]
     A.MEMBERS_CSV.save_rows(ctx.project, ["set", "index", "accuracy", "nll"], rows)
-    yield Progress(STAGE, 1, 1, "metrics written", step="metrics")
+    yield Progress(STAGE, 1, 1, "metrics written", step=METRICS_STEP)
     yield Message(STAGE, f"sBEND {row['sbend']:.4f} · aBEND {row['abend_mean']:.4f} ± {row['abend_std']:.4f} · "
                          f"members mean {row['gen_mean']:.4f} · snapshots mean {row['orig_mean']:.4f}")
     return {"sbend": row["sbend"], "abend_mean": row["abend_mean"], "gen_mean": row["gen_mean"],
