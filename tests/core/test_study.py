@@ -4,6 +4,10 @@ is recorded and the others finish, a rerun computes only what is missing, cancel
 and points from other upstream outputs are refused."""
 
 import json
+import os
+import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -142,6 +146,41 @@ def test_the_project_lock_is_free_while_a_study_runs(hard):
     with pytest.raises(ProjectError, match="already running"):
         run_to_end(study.run_study(hard, name, grid))   # but a second driver of the same study is refused
     gen.close()
+
+
+def test_a_running_study_publishes_its_points_in_flight_and_removes_the_file_at_the_end(hard):
+    name, grid = study.define(hard, {"generate.m": [2, 3]}, [0, 1], "live")
+    gen = study.run_study(hard, name, grid)
+    seen = []
+    for ev in gen:
+        if isinstance(ev, Metric) and ev.series in (study.STATE_SERIES, study.SERIES):
+            seen.append(store.read_live(hard, name))
+    assert seen[0] is not None and seen[0]["pid"] == os.getpid() and seen[0]["executor"] == "local"
+    # First event: the first point running here, the three others queued; after each finished point, it
+    # is gone from the file (its own point file holds it).
+    first = seen[0]["points"]
+    assert sorted(v["state"] for v in first.values()) == ["queued", "queued", "queued", "running"]
+    assert next(v["node"] for v in first.values() if v["state"] == "running") == socket.gethostname()
+    assert [len(s["points"]) for s in seen[1::2]] == [3, 2, 1, 0]
+    assert not store.live_path(hard, name).exists() and store.running_studies(hard) == []
+
+
+def test_a_state_file_whose_driver_is_dead_is_stale(hard):
+    run_to_end(study.run_study(hard, *study.define(hard, {"generate.m": [2]}, [0], "stale")))
+    # What a driver killed by SIGKILL leaves: the file, with a pid that is gone and the lock free.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    live = store.new_live("stale", "local") | {"pid": dead.pid, "points": {"x": {"state": "running", "node": "h"}}}
+    store.write_live(hard, "stale", live)
+    assert store.read_live(hard, "stale") is None and store.running_studies(hard) == []
+    assert not store.live_path(hard, "stale").exists()
+    # A live pid without the study's lock (a reused pid) is stale too; the lock held makes it live.
+    store.write_live(hard, "stale", live | {"pid": os.getpid()})
+    assert store.read_live(hard, "stale") is None
+    store.write_live(hard, "stale", live | {"pid": os.getpid()})
+    with store.study_lock(hard, "stale"):
+        assert store.driver_alive(hard, "stale") and store.read_live(hard, "stale")["pid"] == os.getpid()
+    assert not store.driver_alive(hard, "stale")
 
 
 def test_cli_grid_prints_points_as_json_and_refuses_bad_input(hard, capsys):

@@ -59,16 +59,23 @@ def test_a_grid_runs_on_both_nodes_and_equals_the_local_executors_points(cluster
     local_p = private_copy(project_root, tmp_path / "local")
     ray_p = private_copy(project_root, tmp_path / "ray")
     local = run_to_end(study.run_study(local_p, *study.define(local_p, keys, [0], "g"), LocalExecutor()))
-    remote = run_to_end(study.run_study(ray_p, *study.define(ray_p, keys, [0], "g"), _executor(cluster)))
+    events, remote = drain(study.run_study(ray_p, *study.define(ray_p, keys, [0], "g"), _executor(cluster)))
     assert len(remote) == 6 and all(r["state"] == "done" for r in remote)
+    # Each point was seen queued, then running on a node named by its address and short id.
+    states = [e.values for e in events if isinstance(e, Metric) and e.series == study.STATE_SERIES]
+    running = [s for s in states if s["state"] == "running"]
+    assert sum(s["state"] == "queued" for s in states) == 6 and {s["key"] for s in running} == {r["key"] for r in remote}
+    assert {s["node"] for s in running} == {r["node"] for r in remote}
+    assert sorted(r["node"].startswith("head 127.0.0.1 · ") for r in {r["node"]: r for r in remote}.values()) == \
+        [False, True]
     assert _rows(remote) == _rows(local)
-    assert {r["node"] for r in remote} == set(cluster.alive())  # both nodes computed points
+    assert {r["node_id"] for r in remote} == set(cluster.alive())  # both nodes computed points
     # A point that raises on a worker is recorded as failed there; the other finishes.
     boom = run_to_end(study.run_study(ray_p, *study.define(
         ray_p, {"generate.generator": ["noise"], "generate.noise_sigma": [0.1, 1e39]}, [0], "boom"),
         _executor(cluster)))
     assert [r["state"] for r in boom] == ["done", "failed"]
-    assert "holds infinity" in boom[1]["error"] and boom[1]["node"] in cluster.alive()
+    assert "holds infinity" in boom[1]["error"] and boom[1]["node_id"] in cluster.alive()
 
 
 def _driver(project: Path, address: str, log: Path) -> subprocess.Popen:
@@ -88,11 +95,20 @@ def test_sigkill_of_the_driver_then_a_rerun_computes_only_the_missing_points(clu
         assert driver.poll() is None, (tmp_path / "driver.log").read_text()[-2000:]
         assert time.monotonic() < deadline, "no point finished"
         time.sleep(0.1)
+    # While it runs, the driver publishes its in-flight points; another process sees them as live.
+    live = store.read_live(p, "killed")
+    assert live is not None and live["pid"] == driver.pid and store.running_studies(p) == ["killed"]
+    assert set(live["points"]) and {v["state"] for v in live["points"].values()} <= {"queued", "running"}
     driver.send_signal(signal.SIGKILL)
     driver.wait()
+    # Its state file outlives it, but a dead driver's file is stale: the study is not running.
+    assert store.live_path(p, "killed").exists()
+    assert store.read_live(p, "killed") is None and store.running_studies(p) == []
+    assert not store.live_path(p, "killed").exists()
     kept = {f.name: f.read_bytes() for f in points.glob("*.json")}
     assert 1 <= len(kept) < 6
     events, records = drain(study.run_study(p, *study.define(p, None, None, "killed"), _executor(cluster)))
+    assert not store.live_path(p, "killed").exists()
     text = " ".join(e.text for e in events if isinstance(e, Message))
     assert re.search(rf"{len(kept)} saved, {6 - len(kept)} to compute", text), text
     assert len(records) == 6 and all(r["state"] == "done" for r in records)

@@ -32,13 +32,15 @@ class Outcome:
     state: str       # "done" or "failed"
     row: dict
     error: str
-    node: str        # where it ran: the host name (local) or the Ray node id
+    node: str        # where it ran, for a person: the host name (local), a Ray node's address and short id
     seconds: float
+    node_id: str = ""  # the exact node: the Ray node id (local: empty, the host name is exact)
 
 
 @dataclass(frozen=True)
 class PointStarted:
-    """A point left the queue (local: it starts now; ray: it was submitted)."""
+    """A point changed state: "queued" (ray: submitted) or "running" (local: it starts now; ray: a worker
+    on `node` began it, or began it again after its first node died)."""
     point: Point
     state: str       # "running" or "queued"
     node: str = ""

@@ -5,6 +5,12 @@ the object store once; every task receives that one object, so workers need neit
 nor a shared filesystem (they need this package installed, without Qt). Workers return rows; only the
 driver writes files. A task whose worker or node dies is retried by Ray (`retries`); an exception raised
 by the point itself is not retried: it is returned as the point's error.
+
+Ray tells the driver when a task ends, not when it starts; so each task, as it starts, posts its point
+and node to a small board (an actor pinned to the driver's node, holding no CPU), which the driver reads
+while it waits: that is how a point shows as running, and where. Nodes are named for people as their
+address and a short id ("127.0.0.1 · 3f2a1b", "head" added for the head node), since several nodes may
+share one address.
 """
 
 from __future__ import annotations
@@ -26,13 +32,29 @@ PROBE_S = 3.0  # how long the head node's port may take to answer before the clu
 CURRENT_CLUSTER = Path("/tmp/ray/ray_current_cluster")
 
 
-def _remote_point(inputs: dict, cfg: dict, level: str, seed: int) -> dict:
+class _StartBoard:
+    """Where starting tasks post (point key, node id); the driver takes what was posted since it last looked."""
+
+    def __init__(self):
+        self.posted: list[tuple[str, str]] = []
+
+    def post(self, key: str, node: str) -> None:
+        self.posted.append((key, node))
+
+    def take(self) -> list[tuple[str, str]]:
+        out, self.posted = self.posted, []
+        return out
+
+
+def _remote_point(inputs: dict, cfg: dict, level: str, seed: int, key: str = "", board=None) -> dict:
     """What a worker runs: the point's row, or its error, and where it ran."""
     import ray
 
     from .point import compute_point
 
     node = ray.get_runtime_context().get_node_id()
+    if board is not None:
+        board.post.remote(key, node)  # not awaited: a lost board must not hold up or fail the point
     t0 = time.perf_counter()
     try:
         return {"row": compute_point(inputs, cfg, level, seed), "node": node, "seconds": time.perf_counter() - t0}
@@ -116,20 +138,34 @@ class RayExecutor:
 
     def run(self, inputs: dict, tasks: list[Task], cancel: CancelFlag) -> Iterator[Outcome | PointStarted]:
         import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         connect(self.address)
+        names = NodeNames()
         shared = ray.put(inputs)   # once: every task gets this object, each node fetches it once
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+        board = ray.remote(_StartBoard).options(num_cpus=0, scheduling_strategy=here).remote()
         remote = ray.remote(_remote_point).options(num_cpus=self.cpus, num_gpus=self.gpus,
                                                    max_retries=self.retries, retry_exceptions=False)
         pending = {}
+        by_key = {task.point.key: task for task in tasks}
         for task in tasks:
-            pending[remote.remote(shared, task.cfg, task.level, task.point.seed)] = task
+            pending[remote.remote(shared, task.cfg, task.level, task.point.seed, task.point.key, board)] = task
             yield PointStarted(task.point, "queued")
         try:
             while pending:
                 if cancel.is_set():
                     raise Cancelled()
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S)
+                if board is not None:
+                    try:
+                        posted = ray.get(board.take.remote(), timeout=PROBE_S)
+                    except Exception:  # noqa: BLE001 - the board is only for show: points go on without it
+                        posted, board = [], None
+                    done_keys = {pending[r].point.key for r in ready}
+                    for key, node in posted:
+                        if key in by_key and key not in done_keys:
+                            yield PointStarted(by_key[key].point, "running", names(node))
                 for ref in ready:
                     task = pending.pop(ref)
                     try:
@@ -137,10 +173,38 @@ class RayExecutor:
                     except Exception as e:  # noqa: BLE001 - retries used up (a dead worker or node)
                         yield Outcome(task.point, "failed", {}, error_text(e), "", 0.0)
                         continue
+                    node = names(res["node"])
                     if "error" in res:
-                        yield Outcome(task.point, "failed", {}, res["error"], res["node"], res["seconds"])
+                        yield Outcome(task.point, "failed", {}, res["error"], node, res["seconds"], res["node"])
                     else:
-                        yield Outcome(task.point, "done", res["row"], "", res["node"], res["seconds"])
+                        yield Outcome(task.point, "done", res["row"], "", node, res["seconds"], res["node"])
         finally:
             for ref in pending:  # cancelled or the driver stopped: the cluster need not finish them
                 ray.cancel(ref, force=True)
+            if board is not None:
+                ray.kill(board)
+
+
+class NodeNames:
+    """Ray node id → a name a person recognises: the node's address and the id's first 6 characters,
+    'head' first for the head node ("head 127.0.0.1 · 3f2a1b"); looked up again for a node not seen yet."""
+
+    def __init__(self):
+        self.known: dict[str, str] = {}
+
+    def __call__(self, node_id: str) -> str:
+        if node_id not in self.known:
+            self._refresh()
+        return self.known.get(node_id, node_id[:6])
+
+    def _refresh(self) -> None:
+        import ray
+
+        try:
+            nodes = ray.nodes()
+        except Exception:  # noqa: BLE001 - a name is only for show; the id stays in the point's file
+            return
+        for n in nodes:
+            head = "node:__internal_head__" in (n.get("Resources") or {})
+            addr = n.get("NodeManagerAddress") or n.get("NodeManagerHostname") or "?"
+            self.known[n["NodeID"]] = f"{'head ' if head else ''}{addr} · {n['NodeID'][:6]}"

@@ -4,7 +4,11 @@
   settings its points are made from;
 - `points/<id>.json`: one file per finished point (done with its row, or failed with the error), each
   written atomically on its own, so a killed driver loses at most the points still running;
-- `table.csv`: the table, rebuilt from the point files after every point (never read back as the truth).
+- `table.csv`: the table, rebuilt from the point files after every point (never read back as the truth);
+- `running.json`: while a driver runs the study, its pid, host, start time and each point's state (queued,
+  running, and on which node), rewritten atomically as they change and removed when the driver ends, so
+  another window can follow the study. A driver killed by SIGKILL leaves it behind: it counts only while
+  the study's lock (`.lock`, released by the kernel when the driver dies) is held.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import datetime as dt
 import fcntl
 import os
 import re
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,9 +88,11 @@ def save_point(project: Project, name: str, point: Point, record: dict) -> None:
 
 
 def record(point: Point, state: str, *, row: dict | None = None, error: str = "", node: str = "",
-           seconds: float = 0.0) -> dict:
+           node_id: str = "", seconds: float = 0.0) -> dict:
+    """A point's file: `node` names where it ran for a person (host, or a Ray node's address and short id),
+    `node_id` identifies it exactly (the Ray node id; the host name for the local executor)."""
     return {"values": point.as_dict(), "seed": point.seed, "key": point.key, "state": state, "row": row or {},
-            "error": error, "node": node, "seconds": seconds,
+            "error": error, "node": node, "node_id": node_id or node, "seconds": seconds,
             "finished": dt.datetime.now().isoformat(timespec="seconds")}
 
 
@@ -147,3 +154,76 @@ def briefly_locked(project: Project, what: str, wait_s: float = LOCK_WAIT_S) -> 
         yield
     finally:
         cm.__exit__(None, None, None)
+
+
+# --- the in-flight state of a running study ------------------------------------------------------------
+
+LIVE_FILE = "running.json"
+
+
+def live_path(project: Project, name: str) -> Path:
+    return study_dir(project, name) / LIVE_FILE
+
+
+def write_live(project: Project, name: str, live: dict) -> None:
+    write_json(live_path(project, name), json_safe(live))
+
+
+def clear_live(project: Project, name: str) -> None:
+    live_path(project, name).unlink(missing_ok=True)
+
+
+def new_live(name: str, executor: str) -> dict:
+    return {"name": name, "pid": os.getpid(), "host": socket.gethostname(), "executor": executor,
+            "started": dt.datetime.now().isoformat(timespec="seconds"), "points": {}}
+
+
+def driver_alive(project: Project, name: str) -> bool:
+    """Whether some process holds the study's lock now (its driver runs). Asked with a lock attempt of
+    our own, released at once; a driver in this very process counts too (flock locks belong to the open
+    file, not the process)."""
+    path = study_dir(project, name) / ".lock"
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def _pid_dead(live: dict) -> bool:
+    if live.get("host") != socket.gethostname():
+        return False  # another machine's process: only its lock can tell
+    try:
+        os.kill(int(live["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError, TypeError, KeyError):
+        return False
+    return False
+
+
+def read_live(project: Project, name: str) -> dict | None:
+    """The in-flight state of a study whose driver is alive, else None. A file left by a killed driver
+    (dead pid, or the lock free) is stale: it is removed, and the study counts as not running."""
+    path = live_path(project, name)
+    try:
+        live = read_json(path)
+    except (FileNotFoundError, ProjectError):
+        return None  # no file, or one half-read mid-replace on a filesystem without atomic rename
+    if not isinstance(live, dict) or _pid_dead(live) or not driver_alive(project, name):
+        if not driver_alive(project, name):
+            path.unlink(missing_ok=True)
+        return None
+    return live
+
+
+def running_studies(project: Project) -> list[str]:
+    """The studies a live driver runs now (this process's, a terminal's, another window's)."""
+    return [n for n in list_studies(project) if read_live(project, n) is not None]

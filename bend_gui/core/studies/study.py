@@ -4,7 +4,9 @@ The driver checks the grid against the settings schema, reads what the points ne
 once (inputs.py), refuses to mix its points with saved ones made from other upstream outputs, and hands
 the missing points to an executor. Each finished point is written to its own file at once (under the
 project lock, held only for that write), so a cancel, a failing point or a killed driver loses no
-finished point, and a rerun computes only what is missing (failed points are tried again).
+finished point, and a rerun computes only what is missing (failed points are tried again). While it
+runs, the driver publishes the points still in flight (queued, running and where) in `running.json` of the
+study's folder, so another window can follow it (store.read_live); the file goes when the driver ends.
 """
 
 from __future__ import annotations
@@ -90,14 +92,19 @@ def run_study(project: Project, name: str, grid: Grid, executor=None, cancel: Ca
                              f"{executor.describe()}); each reruns {_describe_level(grid.level)}")
         finished, failed, t0 = len(done), 0, time.perf_counter()
         yield Progress(STAGE, finished, len(points), f"{finished}/{len(points)} points")
+        live = store.new_live(name, executor.name)
+        live["points"] = {p.key: {"state": "queued", "node": ""} for p in todo}
+        store.write_live(project, name, live)
         try:
             for ev in executor.run(inputs, tasks, cancel):
+                if isinstance(ev, (PointStarted, Outcome)):
+                    _publish(project, name, live, ev)
                 if isinstance(ev, PointStarted):
                     yield Metric(STAGE, STATE_SERIES, float(index[ev.point.key]),
                                  {"key": ev.point.key, "state": ev.state, "node": ev.node}, point=ev.point.label)
                 elif isinstance(ev, Outcome):
                     rec = store.record(ev.point, ev.state, row=ev.row, error=ev.error, node=ev.node,
-                                       seconds=ev.seconds)
+                                       node_id=ev.node_id, seconds=ev.seconds)
                     with store.briefly_locked(project, f"study {name}: saving a point"):
                         store.save_point(project, name, ev.point, rec)
                         store.write_table(project, name, grid)
@@ -114,11 +121,23 @@ def run_study(project: Project, name: str, grid: Grid, executor=None, cancel: Ca
             with store.briefly_locked(project, f"study {name}: saving the table"):
                 store.write_table(project, name, grid)
             raise
+        finally:
+            store.clear_live(project, name)
         with store.briefly_locked(project, f"study {name}: saving the table"):
             table = store.write_table(project, name, grid)
         yield Message(STAGE, f"{name}: {finished - failed} points done, {failed} failed in "
                              f"{time.perf_counter() - t0:.0f} s; table: {table}")
     return store.saved_points(project, name, grid)
+
+
+def _publish(project: Project, name: str, live: dict, ev: PointStarted | Outcome) -> None:
+    """The in-flight state after `ev`: a started point's state and node; a finished one leaves the file
+    (its own point file holds it now)."""
+    if isinstance(ev, Outcome):
+        live["points"].pop(ev.point.key, None)
+    else:
+        live["points"][ev.point.key] = {"state": ev.state, "node": ev.node}
+    store.write_live(project, name, live)
 
 
 def _describe_level(level: str) -> str:
