@@ -131,7 +131,7 @@ def test_every_page_is_in_the_workspace_and_shows_the_projects_numbers(make_wind
     win = make_window(finished_project.root)
     tabs = win.workspace.tabs
     titles = [tabs.tabText(i) for i in range(tabs.count())]
-    assert titles == ["Monitors", "Generate", "Table 3", "sBEND vs aBEND", "Diversity", "Efficiency", "Sweeps",
+    assert titles == ["Monitors", "Generate", "Table 3", "sBEND vs aBEND", "Diversity", "Efficiency", "Studies",
                       "Ablation"]
     page = win.workspace.show_page("Table 3")
     cells = table3_cells(load_metrics(finished_project))

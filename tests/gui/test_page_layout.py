@@ -31,7 +31,7 @@ SIZES = [(1280, 800), (1600, 1000)]
 @pytest.fixture(scope="module")
 def studied_root(tmp_path_factory, hard_project_root):
     """The session's finished project whose members disagree, with a small saved sweep over m, so that the
-    Sweeps page has a plot and a table to check too (and, over k, its empty state)."""
+    Studies page has a plot and a table to check too (and, over k, its empty state)."""
     p = private_copy(hard_project_root, tmp_path_factory.mktemp("layout") / "p")
     drain(sweeps.sweep_m(p, [1, 2, 5], [0, 1]))
     return p.root
@@ -173,7 +173,7 @@ def test_every_page_shows_every_value_column_and_every_data_point(make_window, s
         tabs.setCurrentIndex(i)
         _settle(qtbot, win)
         page, title = tabs.widget(i), tabs.tabText(i)
-        # A page with tabs of its own (Sweeps: Figure 5 and Study) is looked at tab by tab.
+        # A page with tabs of its own (Studies: a study and Figure 5) is looked at tab by tab.
         inner = next(iter(page.findChildren(QTabWidget)), None)
         for j in range(inner.count() if inner is not None else 1):
             if inner is not None:
@@ -229,7 +229,7 @@ def test_empty_plots_show_a_text_instead_of_axes(make_window, tiny_project, qtbo
     _settle(qtbot, win)
     assert chart.is_empty() and "No subset has results yet" in chart.empty_text.textItem.toPlainText()
     assert not chart.plot_item.getAxis("left").isVisible()
-    for plot in win.workspace.show_page("Sweeps").plots.values():
+    for plot in win.workspace.show_page("Studies").figure5.plots.values():
         assert not plot.has_data() and not plot.plot_item.getAxis("left").isVisible()
     # Data brings the axes back.
     curves[0].append_row(1, {s: 0.5 for s in curves[0].series})

@@ -9,6 +9,7 @@ from .ablation import AblationPage
 from .diversity import DiversityPage
 from .efficiency import EfficiencyPage
 from .generation import GenerationPage
+from .studies import StudiesPage
 from .sweeps import SweepsPage
 from .table3 import Table3Page
 from .votes import VotesPage
@@ -19,9 +20,9 @@ RESULT_PAGES = [
     ("sBEND vs aBEND", VotesPage),
     ("Diversity", DiversityPage),
     ("Efficiency", EfficiencyPage),
-    ("Sweeps", SweepsPage),
+    ("Studies", StudiesPage),
     ("Ablation", AblationPage),
 ]
 
-__all__ = ["RESULT_PAGES", "AblationPage", "DiversityPage", "EfficiencyPage", "GenerationPage", "SweepsPage",
-           "Table3Page", "VotesPage"]
+__all__ = ["RESULT_PAGES", "AblationPage", "DiversityPage", "EfficiencyPage", "GenerationPage", "StudiesPage",
+           "SweepsPage", "Table3Page", "VotesPage"]
