@@ -43,6 +43,9 @@ def project_root(tmp_path_factory, tiny_data_root):
     return run_all(tmp_path_factory.mktemp("rayp") / "p", hard_config(tiny_data_root, run__threads=1))
 
 
+NODE_NAME = re.compile(r"^(head )?\S+ · [0-9a-f]{6}$")   # "head 127.0.0.1 · 3f2a1b"
+
+
 def _executor(cluster, **kw):
     from bend_gui.core.studies.executors import make_executor
 
@@ -61,13 +64,15 @@ def test_a_grid_runs_on_both_nodes_and_equals_the_local_executors_points(cluster
     local = run_to_end(study.run_study(local_p, *study.define(local_p, keys, [0], "g"), LocalExecutor()))
     events, remote = drain(study.run_study(ray_p, *study.define(ray_p, keys, [0], "g"), _executor(cluster)))
     assert len(remote) == 6 and all(r["state"] == "done" for r in remote)
-    # Each point was seen queued, then running on a node named by its address and short id.
+    # Each point was queued; the nodes are named by address and short id, the head's first. (Whether a
+    # point is also seen running depends on timing: one that ends within a look at the board goes
+    # straight to done; the SIGKILL test below sees points running.)
     states = [e.values for e in events if isinstance(e, Metric) and e.series == study.STATE_SERIES]
-    running = [s for s in states if s["state"] == "running"]
-    assert sum(s["state"] == "queued" for s in states) == 6 and {s["key"] for s in running} == {r["key"] for r in remote}
-    assert {s["node"] for s in running} == {r["node"] for r in remote}
-    assert sorted(r["node"].startswith("head 127.0.0.1 · ") for r in {r["node"]: r for r in remote}.values()) == \
-        [False, True]
+    assert sum(s["state"] == "queued" for s in states) == 6
+    assert {s["node"] for s in states if s["state"] == "running"} <= {r["node"] for r in remote}
+    names = sorted({r["node"] for r in remote})
+    assert len(names) == 2 and all(NODE_NAME.match(n) for n in names), names
+    assert [n.startswith("head ") for n in names] == [False, True]
     assert _rows(remote) == _rows(local)
     assert {r["node_id"] for r in remote} == set(cluster.alive())  # both nodes computed points
     # A point that raises on a worker is recorded as failed there; the other finishes.
@@ -95,10 +100,18 @@ def test_sigkill_of_the_driver_then_a_rerun_computes_only_the_missing_points(clu
         assert driver.poll() is None, (tmp_path / "driver.log").read_text()[-2000:]
         assert time.monotonic() < deadline, "no point finished"
         time.sleep(0.1)
-    # While it runs, the driver publishes its in-flight points; another process sees them as live.
-    live = store.read_live(p, "killed")
-    assert live is not None and live["pid"] == driver.pid and store.running_studies(p) == ["killed"]
-    assert set(live["points"]) and {v["state"] for v in live["points"].values()} <= {"queued", "running"}
+    # While it runs, the driver publishes its in-flight points, some running on a named node; another
+    # process sees them as live.
+    while True:
+        live = store.read_live(p, "killed")
+        assert live is not None and live["pid"] == driver.pid and store.running_studies(p) == ["killed"]
+        assert set(live["points"]) and {v["state"] for v in live["points"].values()} <= {"queued", "running"}
+        running = [v["node"] for v in live["points"].values() if v["state"] == "running"]
+        if running:
+            break
+        assert time.monotonic() < deadline, "no point seen running"
+        time.sleep(0.1)
+    assert all(NODE_NAME.match(n) for n in running), running
     driver.send_signal(signal.SIGKILL)
     driver.wait()
     # Its state file outlives it, but a dead driver's file is stale: the study is not running.

@@ -152,22 +152,26 @@ class RayExecutor:
         for task in tasks:
             pending[remote.remote(shared, task.cfg, task.level, task.point.seed, task.point.key, board)] = task
             yield PointStarted(task.point, "queued")
+        asked, finished = board.take.remote(), set()
         try:
             while pending:
                 if cancel.is_set():
                     raise Cancelled()
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S)
-                if board is not None:
+                # One look at the board at a time, never waited for (its actor may take seconds to start).
+                if asked is not None and ray.wait([asked], timeout=0)[0]:
                     try:
-                        posted = ray.get(board.take.remote(), timeout=PROBE_S)
+                        posted = ray.get(asked)
                     except Exception:  # noqa: BLE001 - the board is only for show: points go on without it
                         posted, board = [], None
-                    done_keys = {pending[r].point.key for r in ready}
-                    for key, node in posted:
-                        if key in by_key and key not in done_keys:
+                    asked = board.take.remote() if board is not None else None
+                    finished |= {pending[r].point.key for r in ready}
+                    for key, node in posted:   # a start posted late, after its point finished, is old news
+                        if key in by_key and key not in finished:
                             yield PointStarted(by_key[key].point, "running", names(node))
                 for ref in ready:
                     task = pending.pop(ref)
+                    finished.add(task.point.key)
                     try:
                         res = ray.get(ref)
                     except Exception as e:  # noqa: BLE001 - retries used up (a dead worker or node)
