@@ -56,7 +56,9 @@ def test_sweeps_ablation_and_generate_offer_run_up_to_instead_of_a_command(make_
                                                                             monkeypatch):
     win = make_window(fresh.root)
     asked = _record_runs(monkeypatch, win.model)
-    sweeps_page = win.workspace.show_page("Studies").figure5
+    studies = win.workspace.show_page("Studies")
+    studies.parts.setCurrentWidget(studies.figure5)
+    sweeps_page = studies.figure5
     assert isinstance(sweeps_page, SweepsPage)
     for over, note in (("m", sweeps_page.m_note), ("k", sweeps_page.k_note)):
         need = sweeps.needed_stage(win.model.config, over)

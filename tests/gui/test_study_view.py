@@ -21,6 +21,7 @@ from bend_gui.core.studies import grid as G
 from bend_gui.core.studies import store, study
 from bend_gui.gui.views.studies import StudiesPage, StudyPanel, grid_keys, study_series
 from tests.gui.conftest import wait_job
+from tests.gui.test_page_layout import page_problems
 from tests.helpers import private_copy
 
 PNG = Path(os.environ.get("BEND_TEST_PNGS", "/tmp"))
@@ -89,7 +90,10 @@ def test_a_study_runs_from_the_page_and_plots_mean_and_std(make_window, hard_pro
     qtbot.waitUntil(lambda: "8 points saved" in panel.status.text(), timeout=10_000)
     assert ("running", socket.gethostname()) in seen and ("queued", "") in seen
     assert _states(panel) == ["done", "done", "failed", "failed"] * 2
-    assert "holds infinity" in panel.table.item(2, panel.table.columnCount() - 1).text()
+    # A failed point's error spans the columns its numbers would fill.
+    sbend_col = [panel.table.horizontalHeaderItem(c).text() for c in range(panel.table.columnCount())].index("sBEND")
+    assert "holds infinity" in panel.table.item(2, sbend_col).text()
+    assert panel.table.columnSpan(2, sbend_col) == 3 and panel.table.columnSpan(0, sbend_col) == 1
     # The plot: sBEND against σ, mean ± std over the two seeds, from the saved points, one line per m.
     _, records = study.load_study(p, "sigma")
     panel.x_pick.setCurrentText("generate.noise_sigma")
@@ -109,6 +113,7 @@ def test_a_study_runs_from_the_page_and_plots_mean_and_std(make_window, hard_pro
     win.resize(1280, 800)
     qtbot.wait(100)
     win.grab().save(str(PNG / "app-study-page.png"))
+    assert not page_problems(page, "Studies at 1280x800")   # every column and data point in view
     # Where to run is remembered in the app's settings file.
     panel.executor.setCurrentIndex(1)
     panel.address.setText("127.0.0.1:1")

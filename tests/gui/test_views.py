@@ -34,7 +34,7 @@ from bend_gui.gui.views import (
     DiversityPage,
     EfficiencyPage,
     GenerationPage,
-    SweepsPage,
+    StudiesPage,
     Table3Page,
     VotesPage,
 )
@@ -301,7 +301,7 @@ def test_efficiency_page_shows_the_measured_times_and_break_even(open_page, vari
 
 # The pages of the evaluate stage's results (the sweeps and ablation pages have empty states of their own,
 # tested in test_sweep_views.py).
-STAGE_RESULT_PAGES = [(t, c) for t, c in RESULT_PAGES if c not in (SweepsPage, AblationPage)]
+STAGE_RESULT_PAGES = [(t, c) for t, c in RESULT_PAGES if c not in (StudiesPage, AblationPage)]
 
 
 def test_pages_show_an_empty_state_without_results(open_page, tmp_path, tiny_cfg):

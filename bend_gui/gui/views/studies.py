@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -53,10 +54,12 @@ STUDY_QUANTITIES = {
     "orig_max": "orig max", "orig_mean": "orig mean", "orig_median": "orig median", "potential": "potential",
     "d_i": "d_i (eq. 14, all members)", "d_i_gen": "d_i generated", "d_i_orig": "d_i snapshots",
     "d_o": "d_o (eq. 15)", "disagree_gen": "disagreement (generated)", "disagree_orig": "disagreement (snapshots)",
-    "iou_gen": "IoU of wrong answers (generated)"}
+    "iou_gen": "IoU of wrong answers (gen.)"}
 ACCURACY = set(ROW_COLUMNS)   # fractions shown in %; diversity measures as they are
 assert set(ROW_COLUMNS) | set(DIVERSITY_COLUMNS) | {"d_i"} == set(STUDY_QUANTITIES)
 STATE_COLORS = {"queued": "#777777", "running": "#1565c0", "done": "#2e7d32", "failed": "#c62828"}
+FIXED_SAMPLES = {"state": "running", "sBEND": "100.00", "disagree": "0.0000", "s": "999"}  # widest text of a fixed column
+NODE_MIN = 100   # px the node column keeps before the other text columns shrink
 FOLLOW_MS = 1000   # how often the page looks for, or at, a study another process drives
 SETTINGS = "studies"   # the app settings' section: executor, address
 
@@ -150,8 +153,9 @@ class StudyPlot(PlotPanel):
         self.plot_item.getAxis("bottom").setTicks([list(enumerate(map(str, texts)))] if texts else None)
         self.plot_item.setLabel("bottom", x_key)
         self.plot_item.setLabel("left", STUDY_QUANTITIES.get(q, q) + (" (%)" if q in ACCURACY else ""))
-        self.plot_item.setTitle(f"{STUDY_QUANTITIES.get(q, q)} vs {x_key}: mean ± std over {n_seeds} "
-                                f"seed{'s' if n_seeds != 1 else ''}", size="10pt")
+        # Short: a pyqtgraph title is as wide as its text, and a long one pushed the plot past the page.
+        self.plot_item.setTitle(f"mean ± std over {n_seeds} seed{'s' if n_seeds != 1 else ''}"
+                                if self.series else "", size="10pt")
         self.set_empty("" if self.series else NO_STUDY_POINTS)
         for ax in ("left", "bottom"):   # setLabel shows an axis again; an empty plot keeps them hidden
             self.plot_item.showAxis(ax, bool(self.series))
@@ -208,6 +212,10 @@ class StudyPanel(QGroupBox):
         self.table.setObjectName("studyTable")
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        # Every column in view (the page's layout rule): numbers as wide as they need, the node and the
+        # error share the rest and elide; a cell's tooltip holds its whole text.
+        self.table.setWordWrap(False)
+        self.table.horizontalHeader().setMinimumSectionSize(24)
         self.x_pick, self.q_pick = QComboBox(), QComboBox()
         for q, label in STUDY_QUANTITIES.items():
             self.q_pick.addItem(label, q)
@@ -253,8 +261,8 @@ class StudyPanel(QGroupBox):
         right.addLayout(picks)
         right.addWidget(self.plot, 1)
         lay = QHBoxLayout(self)
-        lay.addLayout(left, 5)
-        lay.addLayout(right, 6)
+        lay.addLayout(left, 1)
+        lay.addLayout(right, 1)
 
         self.key_pick.currentTextChanged.connect(self._show_key_help)
         self.add_btn.clicked.connect(self._add_key)
@@ -317,10 +325,17 @@ class StudyPanel(QGroupBox):
         self.x_pick.clear()
         self.x_pick.addItems(keys)
         self.x_pick.blockSignals(False)
-        cols = [k.split(".", 1)[1] for k in keys] + ["seed", "state", "node", "sBEND", "gen mean", "disagreement",
-                                                     "s", "error"]
+        cols = [k.split(".", 1)[1] for k in keys] + ["seed", "state", "node", "sBEND", "disagree", "s"]
         self.table.setColumnCount(len(cols))
         self.table.setHorizontalHeaderLabels(cols)
+        header = self.table.horizontalHeader()
+        fm = self.table.fontMetrics()
+        for c, name in enumerate(cols):
+            if name in FIXED_SAMPLES:   # fixed: sized to contents, a failed point's spanning error widened it
+                header.setSectionResizeMode(c, QHeaderView.ResizeMode.Fixed)
+                header.resizeSection(c, max(fm.horizontalAdvance(t) for t in (name, FIXED_SAMPLES[name])) + 16)
+            else:
+                header.setSectionResizeMode(c, QHeaderView.ResizeMode.Interactive)
         self.table.setRowCount(0)
 
     # --- a study another process drives --------------------------------------------------------------
@@ -466,6 +481,9 @@ class StudyPanel(QGroupBox):
         self.records[rec["key"]] = dict(rec)
 
     def _fill(self) -> None:
+        """One row per point. A failed point's error takes the place of its numbers (spanning them), so the
+        table has no column that is empty for every point that worked."""
+        self.table.clearSpans()
         self.table.setRowCount(len(self.order))
         state_col = len(self.keys) + 1
         for i, key in enumerate(self.order):
@@ -476,17 +494,45 @@ class StudyPanel(QGroupBox):
                 return fmt.format(scale * row[q]) if row.get(q) is not None else ""
             cells = [str(r["values"].get(k, "")) for k in self.keys] + [str(r["seed"]), r["state"],
                                                                           str(r.get("node", ""))]
-            cells += [num("sbend", "{:.2f}", 100), num("gen_mean", "{:.2f}", 100), num("disagree_gen", "{:.3f}"),
-                      f"{r['seconds']:.0f}" if r.get("seconds") else "", r.get("error", "")]
+            if r["state"] == "failed":
+                cells += [r.get("error", ""), "", ""]
+            else:
+                cells += [num("sbend", "{:.2f}", 100), num("disagree_gen", "{:.4f}"),
+                          f"{r['seconds']:.0f}" if r.get("seconds") else ""]
             for c, text in enumerate(cells):
                 item = text_item(text)
                 if c == state_col:
                     item.setForeground(QColor(STATE_COLORS.get(text, "#000000")))
-                if c == len(cells) - 1 and text:
+                if text:
                     item.setToolTip(text)
                 self.table.setItem(i, c, item)
-        self.table.resizeColumnsToContents()
+            if r["state"] == "failed":
+                self.table.item(i, state_col + 2).setForeground(QColor(STATE_COLORS["failed"]))
+                self.table.setSpan(i, state_col + 2, 1, 3)
+        self._fit_columns()
         self._replot()
+
+    def _fit_columns(self) -> None:
+        """Every column in view (the page's layout rule): the text columns get their contents' width, scaled
+        down together when the node column would keep less than NODE_MIN; the node column takes the rest."""
+        header = self.table.horizontalHeader()
+        free = [c for c in range(self.table.columnCount())
+                if header.sectionResizeMode(c) != QHeaderView.ResizeMode.Fixed]
+        if not free:
+            return
+        room = self.table.viewport().width() - sum(header.sectionSize(c) for c in range(self.table.columnCount())
+                                                   if c not in free)
+        node = len(self.keys) + 2
+        want = {c: max(self.table.sizeHintForColumn(c), header.sectionSizeHint(c)) for c in free if c != node}
+        scale = min(1.0, (room - NODE_MIN) / max(sum(want.values()), 1))
+        widths = {c: max(int(w * scale), 24) for c, w in want.items()}
+        widths[node] = max(room - sum(widths.values()), 24)
+        for c, w in widths.items():
+            header.resizeSection(c, w)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_columns()
 
     @Slot()
     def _replot(self) -> None:
