@@ -23,6 +23,9 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp()  # the app remembers the address here, not in the user's file
+# A private cluster on the loopback: no token authentication (Ray turns it on by itself when some other
+# run left ~/.ray/auth_token, and the driver then failed with "InvalidAuthToken").
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 

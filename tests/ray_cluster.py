@@ -15,6 +15,10 @@ from pathlib import Path
 import ray
 
 REPO = Path(__file__).resolve().parents[1]
+# A private cluster on the loopback, without token authentication: Ray turns it on by itself when any run
+# on the machine left ~/.ray/auth_token, and a driver then failed to join ("InvalidAuthToken"). Set here,
+# it reaches this process (the driver) and, through the environment, the nodes and drivers started below.
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 RAY_BIN = Path(sys.executable).with_name("ray")
 START_TIMEOUT_S = 120
 
