@@ -150,6 +150,7 @@ def test_opening_the_project_follows_a_study_another_process_runs(make_window, h
         qtbot.waitUntil(lambda: panel.following is not None, timeout=5_000)
         assert f"runs in process {driver.pid} on {socket.gethostname()}" in panel.status.text()
         assert panel.name_edit.text() == "elsewhere" and panel.table.rowCount() == 4
+        assert not page_problems(panel, "Studies following a study")   # every column in view
         states = _states(panel)
         assert set(states) <= {"queued", "running", "done"} and set(states) - {"done"}   # some still in flight
         assert not panel.start_btn.isEnabled()

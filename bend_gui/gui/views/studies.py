@@ -15,7 +15,7 @@ from dataclasses import MISSING, fields
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QFileSystemWatcher, Qt, QTimer, Slot
+from PySide6.QtCore import QEvent, QFileSystemWatcher, Qt, QTimer, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -216,6 +216,7 @@ class StudyPanel(QGroupBox):
         # error share the rest and elide; a cell's tooltip holds its whole text.
         self.table.setWordWrap(False)
         self.table.horizontalHeader().setMinimumSectionSize(24)
+        self.table.viewport().installEventFilter(self)
         self.x_pick, self.q_pick = QComboBox(), QComboBox()
         for q, label in STUDY_QUANTITIES.items():
             self.q_pick.addItem(label, q)
@@ -384,8 +385,10 @@ class StudyPanel(QGroupBox):
         self._fill()
         n_done = sum(r["state"] in ("done", "failed") for r in self.records.values())
         where = "this process" if live["pid"] == os.getpid() else f"process {live['pid']} on {live['host']}"
-        self.status.setText(f"Study {name} runs in {where} (since {live['started'].replace('T', ' ')}, "
-                            f"{live['executor']}): {n_done}/{len(self.records)} points finished; following it")
+        text = (f"Study {name} runs in {where} ({live['executor']}, since {live['started'].split('T')[-1]}): "
+                f"{n_done}/{len(self.records)} points finished")
+        self.status.setText(text)
+        self.status.setToolTip(f"{text}; started {live['started'].replace('T', ' ')}; followed here until it ends")
         self._on_busy(self.model.busy)
 
     # --- starting ------------------------------------------------------------------------------------
@@ -530,9 +533,10 @@ class StudyPanel(QGroupBox):
         for c, w in widths.items():
             header.resizeSection(c, w)
 
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._fit_columns()
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.table.viewport() and event.type() == QEvent.Type.Resize:
+            self._fit_columns()   # the room changed (a window resize, a scroll bar came or went)
+        return False
 
     @Slot()
     def _replot(self) -> None:
