@@ -215,5 +215,5 @@ def test_a_k_study_gives_the_k_sweeps_numbers(hard):
         assert records[0]["row"][c] == pytest.approx(rows[0][c], abs=1e-12), c
     with pytest.raises(ProjectError, match="the project has 6 snapshots"):
         run_to_end(study.run_study(hard, *study.define(hard, {"collect.k": [7]}, [0], "k7")))
-    with pytest.raises(ConfigError, match="recollects"):
-        study.define(hard, {"collect.lr": [0.1]}, [0], "lr")
+    # With another [collect] key a point recollects (tests/core/test_study_collect.py).
+    assert study.define(hard, {"collect.k": [3], "collect.lr": [0.1]}, [0], "lr")[1].level == "collect"

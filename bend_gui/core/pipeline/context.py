@@ -82,18 +82,25 @@ class StageContext:
         key = (self._base_run(), split)
         if key not in self._features:
             data = yield from self.data()
-            prefix, _, cut = split_model(self.base_network(), self.subset())
             x = data.train_x if split == "train" else data.test_x
             self._features = {k: v for k, v in self._features.items() if k[0] == key[0]}  # older bases'
-            on_device, on_host = cache_limits(self.cfg, self.device)  # from the memory free now
-            self._features[key] = yield from build_features(
-                prefix, x, data.mean, data.std, self.device, batch_size=self.cfg.evaluate.batch_size,
-                limit_bytes=on_device, host_limit_bytes=on_host, cancel=self.cancel, stage=stage,
-                label=f"{split} (input of {cut})")
+            self._features[key] = yield from tail_inputs(self.base_network(), self.subset(), x, data.mean, data.std,
+                                                         self.cfg, self.device, self.cancel, stage, split)
         return self._features[key]
 
     def seed(self, stage: str) -> int:
         return stage_seed(self.cfg.run.seed, stage)
+
+
+def tail_inputs(net: nn.Module, subset: Subset, x: torch.Tensor, mean, std, cfg: ProjectConfig,
+                device: torch.device, cancel: CancelFlag, stage: str, split: str) -> Iterator:
+    """Generator returning the Features of images `x` (what enters the tail of `subset`): the one way
+    the stages, and a study point that recollects with another subset, build them."""
+    prefix, _, cut = split_model(net, subset)
+    on_device, on_host = cache_limits(cfg, device)  # from the memory free now
+    return (yield from build_features(prefix, x, mean, std, device, batch_size=cfg.evaluate.batch_size,
+                                      limit_bytes=on_device, host_limit_bytes=on_host, cancel=cancel, stage=stage,
+                                      label=f"{split} (input of {cut})"))
 
 
 class Checkpoint:
@@ -143,11 +150,12 @@ class Checkpoint:
 
 
 class Curve:
-    """The rows of one curve; `add` returns the event to yield, `flush` writes `<stage>/<series>.csv`."""
+    """The rows of one curve; `add` returns the event to yield, `flush` writes `<stage>/<series>.csv`
+    (nothing when the curve has no project: a study point's, which keeps no files)."""
 
     FLUSH_EVERY = 5.0  # seconds between the writes of `maybe_flush`
 
-    def __init__(self, project: Project, stage: str, series: str, rows: list[dict] | None = None):
+    def __init__(self, project: Project | None, stage: str, series: str, rows: list[dict] | None = None):
         self.project, self.stage, self.series = project, stage, series
         self.rows: list[dict] = list(rows or [])
         self._flushed = time.monotonic()
@@ -158,6 +166,8 @@ class Curve:
         return Metric(self.stage, self.series, float(x), row)
 
     def flush(self) -> None:
+        if self.project is None:
+            return
         cols: list[str] = []
         for r in self.rows:
             cols += [c for c in r if c not in cols]

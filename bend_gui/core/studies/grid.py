@@ -2,9 +2,10 @@
 
 A grid key is `section.key` of project.toml. What a point recomputes is decided by the earliest stage the
 grid's keys feed (their section's stage): [generate] and [evaluate] keys only sample and evaluate with the
-project's trained generator; [autoencoder] and [diffusion] keys retrain the generator on the project's
-snapshots. Earlier sections change the network or its snapshots, which a point does not recompute: such a
-key is refused with what to do instead.
+project's trained generator; [autoencoder] and [diffusion] keys (and collect.k alone) retrain the generator
+on the project's snapshots; other [collect] keys and [subset] layers recollect the snapshots from the
+project's base network, then train the generator. Earlier sections change the network itself, which a
+point does not retrain: such a key is refused with what to do instead.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ import json
 from dataclasses import dataclass, field, fields
 
 from ..errors import ConfigError
+from ..pipeline import preflight
 from ..settings import config as C
 
 # Which part of the pipeline a point reruns, by the section of its keys (ordered earliest first).
-LEVELS = ("generator", "generate")
-SECTION_LEVEL = {"autoencoder": "generator", "diffusion": "generator", "generate": "generate",
-                 "evaluate": "generate"}
-# collect.k is the one [collect] key a point can do without recollecting: it trains the generator on k of
-# the project's snapshots (the first k of a seeded permutation, as the k-sweep of Figure 5a does).
+LEVELS = ("collect", "generator", "generate")
+SECTION_LEVEL = {"subset": "collect", "collect": "collect", "autoencoder": "generator", "diffusion": "generator",
+                 "generate": "generate", "evaluate": "generate"}
+# collect.k alone needs no recollection: a point trains the generator on k of the project's snapshots (the
+# first k of a seeded permutation, as the k-sweep of Figure 5a does). With another [collect] key the point
+# recollects, and then collects k snapshots itself.
 KEY_LEVEL = {"collect.k": "generator"}
 # Keys a grid may not hold: the seeds are the study's own axis.
 SEED_KEYS = {"generate.seed": "the seed of each point is --seeds", "run.seed": "the seed of each point is --seeds"}
@@ -30,9 +33,6 @@ REFUSED_SECTIONS = {
     "model": "it changes the network: make a project per value",
     "data": "it changes the data: make a project per value",
     "base": "it retrains the base network: make a project per value",
-    "subset": "another subset is a layer ablation: bend ablation DIR --add LAYERS",
-    "collect": "it recollects the snapshots, which a study point does not do yet: make a project per value "
-               "(collect.k alone is fine: a point then trains on k of the project's snapshots)",
     "run": "[run] keys change where and how fast a point runs, not its result",
 }
 
@@ -85,15 +85,44 @@ class Grid:
 
 
 def parse_grid_arg(text: str) -> tuple[str, list]:
-    """`section.key=v1,v2` (as --grid takes it) → (key, [v1, v2]); values read as TOML, else as text."""
+    """`section.key=v1,v2` (as --grid takes it) → (key, [v1, v2]); values read as TOML, else as text. A
+    list key's value is a TOML array or names joined by '+': `subset.layers=fc,bn3+bn4,["bn4"]`."""
     if "=" not in text:
         raise ConfigError(f"--grid {text!r}: write section.key=v1,v2, e.g. generate.m=5,10,20")
     key, raw = (s.strip() for s in text.split("=", 1))
     values = []
-    for part in raw.split(","):
+    for part in _split_values(raw):
         if part.strip():
             values.append(C.parse_assignment(f"{key}={part.strip()}")[2] if "." in key else part.strip())
     return key, values
+
+
+def _split_values(raw: str) -> list[str]:
+    """`raw` split at the commas outside brackets and quotes (a TOML array is one value)."""
+    parts, depth, quote, cur = [], 0, "", ""
+    for ch in raw:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        elif ch == "," and depth <= 0:
+            parts.append(cur)
+            cur = ""
+            continue
+        cur += ch
+    return parts + [cur]
+
+
+def _list_value(key: str, value):
+    """A list key's value as a list: 'bn3+bn4' (or 'bn3 bn4') → ['bn3', 'bn4']; other keys' unchanged."""
+    section, name = key.split(".", 1)
+    if not isinstance(value, str) or not isinstance(getattr(C.SECTIONS[section](), name), list):
+        return value
+    return [p for p in value.replace("+", " ").replace(",", " ").split() if p]
 
 
 def parse_seeds(text) -> list[int]:
@@ -139,10 +168,13 @@ def make_grid(base: C.ProjectConfig, keys: dict[str, list], seeds) -> Grid:
         section, name = key.split(".", 1)
         uniq = []
         for v in values:
+            v = _list_value(key, v)
             try:
                 cfg = point_config(base, Point(((key, v),), seeds[0]))
+                if section == "subset":  # every pattern must name layers of the project's network
+                    preflight.check(cfg, need_data=False)
             except ConfigError as e:
-                raise ConfigError(f"--grid {key}={v!r}: {e}") from None
+                raise ConfigError(f"--grid {key}={_text(v)}: {e}") from None
             v = getattr(cfg.section(section), name)
             if v not in uniq:
                 uniq.append(v)
@@ -150,6 +182,10 @@ def make_grid(base: C.ProjectConfig, keys: dict[str, list], seeds) -> Grid:
             raise ConfigError(f"grid key {key!r}: give at least one value")
         out[key] = uniq
     return Grid(out, seeds)
+
+
+def _text(value) -> str:
+    return "+".join(map(str, value)) if isinstance(value, list) else repr(value)
 
 
 def point_config(base: C.ProjectConfig, point: Point) -> C.ProjectConfig:

@@ -2,7 +2,9 @@
 
 The inputs are plain tensors and dicts (they go through Ray's object store as they are): the base
 network's saved state, the subset, the snapshots and their test predictions, the cached test activations
-and labels, and the trained generator's saved state when the points keep it.
+and labels, and the trained generator's saved state when the points keep it. Points that recollect get
+the base network's state, the training and test images and labels (what the collect stage reads)
+instead: their subset can end the frozen prefix elsewhere, so the project's activations may not apply.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ from .point import STAGE
 
 
 def needed_stages(cfg: C.ProjectConfig, grid: Grid) -> tuple[str, ...]:
-    """The finished stages a study reads: the snapshots always; the trained generator when its points
-    keep it (sampling keys only) and some point's generator is diffusion."""
+    """The finished stages a study reads: the base network always; the snapshots unless the points
+    recollect; the trained generator when its points keep it (sampling keys only) and some point's
+    generator is diffusion."""
+    if grid.level == "collect":
+        return ("base",)
     gens = set(grid.keys.get("generate.generator", [cfg.generate.generator]))
     if grid.level == "generate" and "diffusion" in gens:
         return ("base", "collect", "autoencoder", "diffusion")
@@ -76,13 +81,24 @@ def gather(project: Project, cfg: C.ProjectConfig, grid: Grid, cancel: CancelFla
     device = resolve_device(cfg.run)
     ctx = StageContext(project, cfg, device, cancel)
     data = yield from ctx.data()
+    base = A.BASE_MODEL.load(project)
+    y = data.test_y.long()
+    inputs = {"base": {"backbone": base["backbone"], "in_channels": int(base["in_channels"]),
+                       "num_classes": int(base["num_classes"]), "state_dict": base["state_dict"]},
+              "y": y, "num_classes": int(data.num_classes)}
+    if grid.level == "collect":
+        inputs["data"] = {"train_x": data.train_x, "train_y": data.train_y, "test_x": data.test_x,
+                          "mean": tuple(data.mean), "std": tuple(data.std)}
+        return inputs
     feats = yield from ctx.features("test", STAGE)
     if feats.cached is None:
         raise ProjectError(f"the test activations exceed [run] cache_limit_gb = {cfg.run.cache_limit_gb:g}; a "
                            f"study ships them to its points: raise it")
     saved = A.SNAPSHOTS.load(project)
     snaps, subset = saved["snapshots"].float(), Subset.from_dict(saved["subset"])
-    y = data.test_y.long()
+    too_many = [k for k in grid.keys.get("collect.k", []) if k > len(snaps)]
+    if too_many:
+        raise ProjectError(f"--grid collect.k={too_many[-1]}: the project has {len(snaps)} snapshots")
     orig = None
     if project.state("evaluate").state == "done":
         pred_file = A.PREDICTIONS.load(project)
@@ -95,11 +111,8 @@ def gather(project: Project, cfg: C.ProjectConfig, grid: Grid, cancel: CancelFla
                                           batch_size=cfg.evaluate.batch_size, batching=cfg.evaluate.member_batching,
                                           cancel=cancel, stage=STAGE, label=f"{len(snaps)} snapshots (originals)")
         orig = out.preds.long()
-    base = A.BASE_MODEL.load(project)
-    inputs = {"base": {"backbone": base["backbone"], "in_channels": int(base["in_channels"]),
-                       "num_classes": int(base["num_classes"]), "state_dict": base["state_dict"]},
-              "subset": subset.to_dict(), "snapshots": snaps, "orig_preds": orig,
-              "test_features": feats.cached.cpu(), "y": y, "num_classes": int(data.num_classes)}
+    inputs |= {"subset": subset.to_dict(), "snapshots": snaps, "orig_preds": orig,
+               "test_features": feats.cached.cpu()}
     if "diffusion" in needed_stages(cfg, grid):
         inputs["autoencoder"] = A.AUTOENCODER.load(project)
         inputs["diffusion"] = A.DIFFUSION.load(project)

@@ -2,13 +2,17 @@
 
 This is what a Ray worker runs. `inputs` (see inputs.py) holds the base network's state, the subset, the
 k snapshots and their test predictions, the cached test activations and labels, and (for points that keep
-the project's generator) the trained autoencoder and DDPM. A point rebuilds the network from the state,
-reruns what its level needs with its own settings and seed, and returns its row: Table 3's columns and
-the diversity of its members.
+the project's generator) the trained autoencoder and DDPM. A point that recollects gets the images and
+labels instead of the snapshots and activations: its subset may end the frozen prefix elsewhere, so it
+builds its own activations, runs the collect stage's loop with its own settings and seed, and tests its
+own snapshots (the "original" columns). A point rebuilds the network from the state, reruns what its
+level needs with its own settings and seed, and returns its row: Table 3's columns and the diversity of
+its members.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Iterator
 
@@ -21,12 +25,13 @@ from ..ml.backbones import build_model
 from ..ml.device import resolve_device
 from ..ml.features import Features
 from ..ml.members import evaluate_members
-from ..ml.subset import Subset
+from ..ml.subset import Subset, resolve
 from ..pdiff.baselines import baseline
 from ..pdiff.sampling import DiffusionGenerator
 from ..pdiff.training import train_autoencoder, train_diffusion
-from ..pipeline.context import stage_seed
+from ..pipeline.context import stage_seed, tail_inputs
 from ..pipeline.memory import sample_chunk
+from ..pipeline.stages.collect import Collector
 from ..results import metrics as M
 from ..settings import config as C
 from .sweeps import snapshot_draw
@@ -56,20 +61,29 @@ def point_job(inputs: dict, cfg_dict: dict, level: str, seed: int, cancel: Cance
     device = resolve_device(cfg.run)  # sets [run] threads when given: equal threads, equal numbers
     try:
         t0 = time.perf_counter()
-        subset = Subset.from_dict(inputs["subset"])
-        snaps = inputs["snapshots"].float()
-        orig = inputs["orig_preds"].numpy().astype(np.int64)
-        if cfg.collect.k < len(snaps):  # collect.k swept: the generator sees k of the snapshots (Figure 5a)
-            idx = snapshot_draw(len(snaps), cfg.collect.k, seed)
-            snaps, orig = snaps[idx], orig[idx.numpy()]
         net = _network(inputs["base"], device)
-        feats_t = inputs["test_features"]
-        feats = Features(None, feats_t, None, None, device, feats_t)
         y = inputs["y"].long()
         g = cfg.generate
 
         def relabel(ev: Event) -> Event | None:
             return Progress(STAGE, ev.done, ev.total, ev.text, step=POINT_STEP, point=label) if isinstance(ev, Progress) else None
+        batching = cfg.evaluate.member_batching
+        if level == "collect":
+            subset, snaps, feats = yield from relay(_recollect(inputs, net, cfg, device, cancel, seed), relabel)
+            # The snapshots first, as the evaluate stage does: their batching ('auto' decides) is the members'.
+            out = yield from relay(evaluate_members(net, subset, snaps, feats, y, batch_size=cfg.evaluate.batch_size,
+                                                    batching=batching, cancel=cancel, stage=STAGE,
+                                                    label="snapshots"), relabel)
+            orig, batching = out.preds.numpy().astype(np.int64), out.batching
+        else:
+            subset = Subset.from_dict(inputs["subset"])
+            snaps = inputs["snapshots"].float()
+            orig = inputs["orig_preds"].numpy().astype(np.int64)
+            if cfg.collect.k < len(snaps):  # collect.k swept: the generator sees k of the snapshots (Figure 5a)
+                idx = snapshot_draw(len(snaps), cfg.collect.k, seed)
+                snaps, orig = snaps[idx], orig[idx.numpy()]
+            feats_t = inputs["test_features"]
+            feats = Features(None, feats_t, None, None, device, feats_t)
         gen = None
         if g.generator == "diffusion":
             if level == "generate":
@@ -89,7 +103,7 @@ def point_job(inputs: dict, cfg_dict: dict, level: str, seed: int, cancel: Cance
                                average_size=g.average_size)
         finite.check_rows(members, STAGE, "generated member", "lower the point's noise or retrain its generator")
         out = yield from relay(evaluate_members(net, subset, members, feats, y, batch_size=cfg.evaluate.batch_size,
-                                                batching=cfg.evaluate.member_batching, cancel=cancel,
+                                                batching=batching, cancel=cancel,
                                                 stage=STAGE, label="members"), relabel)
         preds = out.preds.numpy().astype(np.int64)
         y_np = y.numpy()
@@ -102,6 +116,23 @@ def point_job(inputs: dict, cfg_dict: dict, level: str, seed: int, cancel: Cance
         return row
     finally:
         torch.set_num_threads(threads)
+
+
+def _recollect(inputs: dict, net: torch.nn.Module, cfg: C.ProjectConfig, device: torch.device,
+               cancel: CancelFlag, seed: int) -> Iterator[Event]:
+    """Generator returning (subset, k snapshots, test activations): the collect stage of a project with
+    the point's settings and seed (its loop, its seed, its activations), on the shipped images."""
+    data = inputs["data"]
+    subset = resolve(net, cfg.subset.layers, inputs["base"]["backbone"])
+    train_f = yield from tail_inputs(net, subset, data["train_x"], data["mean"], data["std"], cfg, device, cancel,
+                                     STAGE, "train")
+    test_f = yield from tail_inputs(net, subset, data["test_x"], data["mean"], data["std"], cfg, device, cancel,
+                                    STAGE, "test")
+    # A copy is trained (as the stage trains ctx.network_copy()); `net` stays the base network for testing.
+    col = Collector(copy.deepcopy(net), subset, train_f, data["train_y"], test_f, inputs["y"], cfg, device,
+                    stage_seed(seed, "collect"), measure=False)
+    yield from col.run(cancel)
+    return subset, torch.stack(col.snapshots), test_f
 
 
 def compute_point(inputs: dict, cfg_dict: dict, level: str, seed: int) -> dict:

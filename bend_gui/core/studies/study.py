@@ -70,10 +70,6 @@ def run_study(project: Project, name: str, grid: Grid, executor=None, cancel: Ca
                     raise ProjectError(f"study {name} sweeps {', '.join(saved_def['grid']['keys'])}; give "
                                        f"--name for a study over other keys")
             inputs = yield from I.gather(project, cfg, grid, cancel)
-            n = len(inputs["snapshots"])
-            too_many = [k for k in grid.keys.get("collect.k", []) if k > n]
-            if too_many:
-                raise ProjectError(f"--grid collect.k={too_many[-1]}: the project has {n} snapshots")
             store.save_definition(project, name, {
                 "name": name, "grid": grid.to_dict(), "level": grid.level, "upstream": up,
                 "created": (saved_def or {}).get("created") or dt.datetime.now().isoformat(timespec="seconds"),
@@ -141,7 +137,9 @@ def _publish(project: Project, name: str, live: dict, ev: PointStarted | Outcome
 
 
 def _describe_level(level: str) -> str:
-    return {"generate": "sampling and evaluation with the project's generator",
+    return {"collect": "the collection of snapshots from the project's base network, the autoencoder and DDPM, "
+                       "then sampling and evaluation",
+            "generate": "sampling and evaluation with the project's generator",
             "generator": "the autoencoder and DDPM on the project's snapshots, then sampling and evaluation"}[level]
 
 
