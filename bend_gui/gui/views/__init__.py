@@ -8,6 +8,7 @@ from __future__ import annotations
 from .ablation import AblationPage
 from .diversity import DiversityPage
 from .efficiency import EfficiencyPage
+from .frontier import FrontierPage
 from .generation import GenerationPage
 from .sweeps import SweepsPage
 from .table3 import Table3Page
@@ -20,8 +21,9 @@ RESULT_PAGES = [
     ("Diversity", DiversityPage),
     ("Efficiency", EfficiencyPage),
     ("Sweeps", SweepsPage),
+    ("Frontier", FrontierPage),
     ("Ablation", AblationPage),
 ]
 
-__all__ = ["RESULT_PAGES", "AblationPage", "DiversityPage", "EfficiencyPage", "GenerationPage", "SweepsPage",
-           "Table3Page", "VotesPage"]
+__all__ = ["RESULT_PAGES", "AblationPage", "DiversityPage", "EfficiencyPage", "FrontierPage", "GenerationPage",
+           "SweepsPage", "Table3Page", "VotesPage"]
