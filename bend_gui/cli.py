@@ -354,7 +354,7 @@ def cmd_frontier(args) -> int:
         result = {}
 
         def factory(cancel):
-            result["f"] = yield from frontier.run_frontier(project, seeds, executor, cancel, values)
+            result["f"] = yield from frontier.run_frontier(project, seeds, executor, cancel, values, m=args.m)
         rc = _drive(factory, "frontier", args.quiet)
         if rc:
             return rc
@@ -495,6 +495,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "knob, accuracy (sBEND, soft vote) vs disagreement per pair, mean ± std over seeds, Pareto fronts")
     project_dir(p)
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
+    p.add_argument("--m", type=int, help="members per point (default: the project's [generate] m; fewer make "
+                   "each point cheaper)")
     p.add_argument("--values", action="append", metavar="SECTION.KEY=V1,V2",
                    help="other values for one knob, e.g. --values generate.noise_sigma=0.01,0.1,1 (knobs: "
                    "autoencoder.latent_noise, generate.decode_noise, generate.ddim_eta, generate.noise_sigma, "

@@ -143,3 +143,13 @@ def test_report_over_a_study_of_seeds(hard, capsys):
     assert main(["report", root, "--study", "ms"]) == 2
     assert "varies generate.m, not only the seed" in capsys.readouterr().err
     assert main(["report", root, "--study", "nope"]) == 2
+
+
+def test_each_knob_study_fixes_its_generator_and_the_knobs_have_five_settings():
+    for knob in frontier.KNOBS:
+        keys = knob.keys()
+        assert keys["generate.generator"] == [knob.generator] and len(keys[knob.key]) >= 5
+        assert knob.name.startswith("frontier-") and "generate.m" not in keys
+        assert knob.keys([1, 2], m=20)[knob.key] == [1, 2] and knob.keys(m=20)["generate.m"] == [20]
+    assert {k.generator for k in frontier.KNOBS} == {"diffusion", "noise", "average", "gaussian"}
+    assert frontier.parse_values(["generate.noise_sigma=0.1,1"]) == {"generate.noise_sigma": [0.1, 1]}

@@ -33,21 +33,23 @@ class Knob:
     values: tuple
     fixed: dict = field(default_factory=dict)   # settings held for the whole study besides the generator
 
-    def keys(self, values: list | None = None) -> dict[str, list]:
-        return {"generate.generator": [self.generator], **{k: [v] for k, v in self.fixed.items()},
+    def keys(self, values: list | None = None, m: int | None = None) -> dict[str, list]:
+        fixed = {**self.fixed, **({"generate.m": m} if m else {})}
+        return {"generate.generator": [self.generator], **{k: [v] for k, v in fixed.items()},
                 self.key: list(values if values is not None else self.values)}
 
 
 # In the order they run: the cheap sampling-only studies first, so their points exist early.
 KNOBS = (
-    # Sampling only, with the project's generator: noise on the sampled latents (raw latent units) ...
-    Knob("diffusion", PREFIX + "diffusion-decode", "generate.decode_noise", (0.0, 0.1, 0.3, 1.0, 3.0)),
+    # Sampling only, with the project's generator: noise on the sampled latents, in raw latent units (on the
+    # demo the snapshots' latents spread 0.6 per coordinate, and the autoencoder trained with noise 0.1) ...
+    Knob("diffusion", PREFIX + "diffusion-decode", "generate.decode_noise", (0.0, 0.1, 0.25, 0.5, 1.0)),
     # ... and DDIM's η from deterministic to DDPM-like fresh noise per step.
     Knob("diffusion", PREFIX + "diffusion-eta", "generate.ddim_eta", (0.0, 0.25, 0.5, 0.75, 1.0),
          {"generate.sampler": "ddim"}),
-    Knob("noise", PREFIX + "noise", "generate.noise_sigma", (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)),
-    Knob("average", PREFIX + "average", "generate.average_size", (1, 2, 5, 10, 20, 50)),
-    Knob("gaussian", PREFIX + "gaussian", "generate.gaussian_scale", (0.1, 0.25, 0.5, 1.0, 1.5, 2.0)),
+    Knob("noise", PREFIX + "noise", "generate.noise_sigma", (0.02, 0.05, 0.1, 0.3, 1.0)),
+    Knob("average", PREFIX + "average", "generate.average_size", (1, 2, 5, 20, 50)),
+    Knob("gaussian", PREFIX + "gaussian", "generate.gaussian_scale", (0.25, 0.5, 1.0, 1.5, 2.0)),
     # Retrains the autoencoder and DDPM per point (the costly study): p-diff's latent augmentation.
     Knob("diffusion", PREFIX + "diffusion", "autoencoder.latent_noise", (0.0, 0.05, 0.1, 0.3, 1.0)),
 )
@@ -73,14 +75,16 @@ def paths(project: Project) -> dict[str, Path]:
 
 
 def run_frontier(project: Project, seeds: list[int], executor=None, cancel: CancelFlag | None = None,
-                 values: dict[str, list] | None = None, knobs=KNOBS) -> Iterator[Event]:
+                 values: dict[str, list] | None = None, knobs=KNOBS, m: int | None = None) -> Iterator[Event]:
     """Generator: runs (or resumes) every knob's study and the snapshots' reference; returns the Frontier
-    and writes it. Each study saves its points as they finish, so a cancel or a crash loses none."""
+    and writes it. Each study saves its points as they finish, so a cancel or a crash loses none. `m`
+    fixes the members per point (default: the project's [generate] m; a study keeps what it was made with,
+    so another m needs other study names: delete studies/frontier-* first)."""
     cancel = cancel or CancelFlag()
     values = values or {}
     defined = []
     for knob in knobs:  # define all first: a bad value stops the command before any point runs
-        defined.append((knob, *study.define(project, knob.keys(values.get(knob.key)), seeds, knob.name)))
+        defined.append((knob, *study.define(project, knob.keys(values.get(knob.key), m), seeds, knob.name)))
     k = project.load_config().collect.k
     ref = study.define(project, {"generate.generator": ["snapshots"], "generate.m": [k]}, seeds[:1],
                        REFERENCE_STUDY)

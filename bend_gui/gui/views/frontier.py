@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -97,6 +98,10 @@ class FrontierPage(QWidget):
         self.knobs, self.values = frontier.KNOBS, {}   # what Run studies: every knob at its default values
         self.seeds = QLineEdit("0, 1, 2")
         self.seeds.setToolTip("each setting runs once per seed (the generator's training and its sampling)")
+        self.m = QSpinBox()
+        self.m.setRange(0, 100_000)
+        self.m.setSpecialValueText("project's")
+        self.m.setToolTip("members per point; the project's [generate] m when left at its lowest")
         self.executor = QComboBox()
         self.executor.addItems(["this machine", "Ray cluster"])
         self.address = QLineEdit("auto")
@@ -120,11 +125,11 @@ class FrontierPage(QWidget):
         self.words.setObjectName("frontierText")
 
         bar = QHBoxLayout()
-        for w in (QLabel("seeds"), self.seeds, QLabel("run on"), self.executor, self.address, self.run_btn,
+        for w in (QLabel("seeds"), self.seeds, QLabel("m"), self.m, QLabel("run on"), self.executor, self.address, self.run_btn,
                   self.cancel_btn, QLabel("accuracy"), self.acc):
             bar.addWidget(w)
         bar.setStretch(1, 1)
-        bar.setStretch(4, 1)
+        bar.setStretch(6, 1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(bar)
@@ -185,7 +190,8 @@ class FrontierPage(QWidget):
             return False
 
         def factory(cancel):
-            return frontier.run_frontier(project, seeds, executor, cancel, self.values, self.knobs)
+            return frontier.run_frontier(project, seeds, executor, cancel, self.values, self.knobs,
+                                         self.m.value() or None)
         if not self.job.start("Frontier", "study", factory, on_done=self._done):
             self.error.setText("another job is running; wait for it or cancel it first")
             return False
