@@ -55,14 +55,14 @@ def test_fronts_stats_and_words_come_from_the_numbers():
     text = F.describe(f, "sbend")
     # ... but over all generators, average = 2 (0.8 %, 89 %) is dominated by noise σ = 0.1 (1.1 %, 91 %).
     assert "average at 0.40 %, noise for disagreement 1.10–5.00 %" in text
-    assert "average_size = 2:" not in text
+    assert "average (average_size = 2)" not in text
     assert "95.00 ± 0.00 %" in text and "the 6 snapshots themselves (93.00 % at 1.10 %)" in text
     # Other numbers → other words (nothing canned): make noise the most accurate everywhere.
     noise2 = _records("generate.noise_sigma", {0.1: [(0, 0.99, 0.99, 0.02)]})
     g = F.build([("noise", "n", "generate.noise_sigma", noise2), ("average", "a", "generate.average_size", avg)])
     words = F.describe(g, "soft")
     assert "noise dominates everywhere" in words
-    assert "average has no setting on the front" in words and "dominated by noise noise_sigma = 0.1" in words
+    assert "average has no setting on the front" in words and "dominated by noise (noise_sigma = 0.1)" in words
     rows = f.rows()
     assert rows[-1]["generator"] == "snapshots" and rows[0]["sbend_mean"] == pytest.approx(0.91)
 

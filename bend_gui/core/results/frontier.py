@@ -141,7 +141,7 @@ def build(studies: list[tuple[str, str, str, list[dict]]], reference: list[dict]
 
 
 def _point(s: Setting, acc: str) -> str:
-    return (f"{s.generator} {s.label}: {pct(s.mean(acc))} ± {pct(s.std(acc))} % at "
+    return (f"{s.generator} ({s.label}): {pct(s.mean(acc))} ± {pct(s.std(acc))} % at "
             f"{pct(s.mean(DIVERSITY))} ± {pct(s.std(DIVERSITY))} %")
 
 
@@ -178,8 +178,8 @@ def describe(f: Frontier, acc: str) -> str:
         best = max(mine, key=lambda s: s.mean(acc))
         beaters = [o for o in overall if o.mean(acc) >= best.mean(acc) and o.mean(DIVERSITY) >= best.mean(DIVERSITY)]
         by = max(beaters, key=lambda o: o.mean(acc)) if beaters else overall[0]
-        parts.append(f"{g} has no setting on the front: its most accurate ({_point(best, acc)}) is dominated "
-                     f"by {by.generator} {by.label}.")
+        parts.append(f"{g} has no setting on the front: its most accurate, {_point(best, acc)}, is dominated "
+                     f"by {by.generator} ({by.label}).")
     ref = f.reference
     if ref is not None and ref.stats:
         r_acc, r_div = ref.mean(acc), ref.mean(DIVERSITY)
@@ -217,7 +217,7 @@ def text(f: Frontier) -> str:
 
 def table(f: Frontier) -> str:
     """The settings as a fixed-width table (the CLI prints it)."""
-    lines = [f"{'generator':<10}{'setting':<26}{'seeds':>6}{'sBEND':>16}{'soft':>16}{'disagree':>16}{'front':>8}"]
+    lines = [f"{'generator':<10}{'setting':<26}{'seeds':>6}{'sBEND':>16}{'soft':>16}{'disagree':>16}  front"]
     for s in f.settings + ([f.reference] if f.reference else []):
         if not s.stats:
             lines.append(f"{s.generator:<10}{s.label:<26}{0:>6}   all {s.failed} point(s) failed")
@@ -226,6 +226,6 @@ def table(f: Frontier) -> str:
         front = "/".join(a for a in ("sbend", "soft") if s.front.get(a)) or ("ref" if s.generator == REFERENCE
                                                                            else "")
         label = s.label if s.generator != REFERENCE else f"all k = {s.value}"
-        lines.append(f"{s.generator:<10}{label:<26}{len(s.seeds):>6}{cells}{front:>8}"
+        lines.append(f"{s.generator:<10}{label:<26}{len(s.seeds):>6}{cells}  {front}"
                      + (f"  ({s.failed} failed)" if s.failed else ""))
     return "\n".join(lines)

@@ -30,6 +30,9 @@ from ..runner import JobOutcome
 from .common import ERROR_STYLE, status_label
 
 COLORS = {"diffusion": PALETTE[0], "noise": PALETTE[1], "average": PALETTE[2], "gaussian": PALETTE[3]}
+# Each point is labelled with its knob's value, the knob in a few letters (the legend names the knobs).
+SHORT = {"generate.decode_noise": "dec ", "generate.ddim_eta": "η ", "autoencoder.latent_noise": "lat ",
+         "generate.noise_sigma": "σ ", "generate.average_size": "n ", "generate.gaussian_scale": "×"}
 NO_POINTS = "No frontier yet: Run computes one study per generator over its own knob (several minutes)."
 
 
@@ -66,12 +69,18 @@ class FrontierPlot(PlotPanel):
                                        pen=pg.mkPen(color, width=1)))
             dots = pg.ScatterPlotItem(x, y, symbol="o", size=8, brush=pg.mkBrush(color), pen=pg.mkPen(color))
             pi.addItem(dots)
+            for s, xi, yi in zip(mine, x, y):
+                value = f"{s.value:g}" if isinstance(s.value, float) else str(s.value)
+                label = pg.TextItem(SHORT.get(s.knob, "") + value, color=color, anchor=(-0.1, 1.0))
+                label.setPos(float(xi), float(yi))
+                pi.addItem(label)
             front = f.front(gen, acc)
             line = pg.PlotDataItem([100 * s.mean(F.DIVERSITY) for s in front], [100 * s.mean(acc) for s in front],
                                    pen=pg.mkPen(color, width=2))
             pi.addItem(line)
-            self.legend.addItem(line, f"{gen} ({mine[0].knob.split('.', 1)[1]}"
-                                + (", …" if len({s.knob for s in mine}) > 1 else "") + ")")
+            knobs = dict.fromkeys(s.knob for s in mine)
+            self.legend.addItem(line, f"{gen} (" + ", ".join(f"{SHORT.get(k, '').strip() or '×'} = "
+                                                              f"{k.split('.', 1)[1]}" for k in knobs) + ")")
         if f.reference is not None and f.reference.stats:
             ref = pg.ScatterPlotItem([100 * f.reference.mean(F.DIVERSITY)], [100 * f.reference.mean(acc)],
                                      symbol="star", size=16, brush=pg.mkBrush("#111"), pen=pg.mkPen("#111"))
