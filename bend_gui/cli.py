@@ -347,6 +347,7 @@ def cmd_frontier(args) -> int:
         f = frontier.load(project)
         if not f.settings:
             raise BendError(f"no frontier in {project.root}: run bend frontier {project.root}")
+        frontier.save(project, f)  # the CSV and text of the points saved so far (e.g. after a cancel)
     else:
         values = frontier.parse_values(args.values)
         seeds = parse_seeds(args.seeds)
@@ -507,7 +508,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cpus-per-point", type=float, default=1, help="ray: CPUs each point reserves (default 1)")
     p.add_argument("--gpus-per-point", type=float, default=0, help="ray: GPU share each point reserves")
     p.add_argument("--retries", type=int, default=3, help="ray: retries of a point whose worker died (default 3)")
-    p.add_argument("--summary", action="store_true", help="only print the saved frontier (runs nothing)")
+    p.add_argument("--summary", action="store_true", help="only print (and write to frontier/) the frontier of the "
+                   "points saved so far; computes no point")
 
     p = command("ablation", cmd_ablation, "layer ablation (BEND Table 5): variants of the subset sharing the "
                 "base", json=False)
