@@ -68,4 +68,6 @@ def test_diversity_page_shows_the_novelty_measures(make_window, varied_project, 
         assert page.novelty_text(name, 2) == spread(row["largest_iou"], 3)
         assert page.novelty_text(name, 3) == pct(row["copy_share"])
     assert page.novelty_text("snapshots (leave-one-out)", 1) == spread(nov["snapshots"]["loo_distance"], 3)
+    page.parts.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: page.novelty.isVisible(), timeout=5_000)
     assert page.grab().save(str(PNG_DIR / "frontier-diversity-novelty.png"))

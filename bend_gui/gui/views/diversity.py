@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSplitter,
     QTableWidget,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -227,20 +228,31 @@ class DiversityPage(ResultsPage):
         self.novelty.verticalHeader().setVisible(False)
         self.novelty.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.novelty.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
+        self.novelty_note = caption(NOVELTY_TEXT + ".")
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addWidget(self.table)
         rl.addWidget(self.summary)
-        rl.addWidget(self.novelty)
         row = QHBoxLayout()
         row.addWidget(QLabel("bars show"))
         row.addWidget(self.measure, 1)
         rl.addLayout(row)
         rl.addWidget(self.bars, 1)
+        # Novelty on a tab of its own: beside the diversity table it squashed the bars at 1280 x 800.
+        novelty = QWidget()
+        nl = QVBoxLayout(novelty)
+        nl.setContentsMargins(0, 0, 0, 0)
+        nl.addWidget(self.novelty)
+        nl.addWidget(self.novelty_note)
+        nl.addStretch(1)
+        self.parts = QTabWidget()
+        self.parts.setObjectName("diversityParts")
+        self.parts.addTab(right, "Diversity")
+        self.parts.addTab(novelty, "Novelty · copies of snapshots?")
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.heatmap)
-        split.addWidget(right)
+        split.addWidget(self.parts)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 1)
         split.setSizes([480, 520])
