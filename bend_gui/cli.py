@@ -151,20 +151,52 @@ def cmd_status(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .core.results.report import format_report, load_metrics
+    from .core.results.report import (
+        format_report,
+        load_metrics,
+        seed_stats,
+        seeds_lines,
+    )
 
     project = Project.open(args.dir)
     metrics, note = load_metrics(project), project.require_last_good("evaluate")
+    if args.study:
+        definition, records = _seed_study(project, args.study)
     if args.json:
         if note:
             log.warning("these results are %s", note)
-        _print_json(metrics)
+        if args.study:
+            stats = seed_stats(records)
+            _print_json({**metrics, "seeds_study": {
+                "name": args.study, "seeds": [r["seed"] for r in records if r["state"] == "done"],
+                "mean": {c: m for c, (m, _) in stats.items()}, "std": {c: s for c, (_, s) in stats.items()}}})
+        else:
+            _print_json(metrics)
         return 0
     cfg = project.load_config()
     title = (f"BEND report · {project.root} · {cfg.model.backbone} on {cfg.data.dataset} · "
              f"subset {', '.join(cfg.subset.layers)}" + (f"\nNOTE: these results are {note}" if note else ""))
     print(format_report(metrics, title))
+    if args.study:
+        print()
+        print("\n".join(seeds_lines(metrics, definition, records)))
     return 0
+
+
+def _seed_study(project: Project, name: str) -> tuple[dict, list[dict]]:
+    """A saved study over seeds only (the definition, its records), or a BendError that says what to run."""
+    from .core.results.report import varied_keys
+    from .core.studies import study
+
+    definition, records = study.load_study(project, name)
+    varied = varied_keys(definition["grid"])
+    if varied:
+        raise BendError(f"--study {name}: it varies {', '.join(varied)}, not only the seed; a study over seeds "
+                        f"holds one value per key, e.g. bend sweep {project.root} --grid generate.m="
+                        f"{project.load_config().generate.m} --seeds 0,1,2,3,4 --name seeds")
+    if not any(r["state"] == "done" for r in records):
+        raise BendError(f"--study {name}: no finished point yet; run it: bend sweep {project.root} --name {name}")
+    return definition, records
 
 
 def cmd_export(args) -> int:
@@ -295,6 +327,50 @@ def cmd_study(args) -> int:
     return 0
 
 
+def _executor(args):
+    from .core.studies.executors import make_executor
+
+    options = {} if args.executor == "local" else {
+        "address": args.address, "cpus_per_point": args.cpus_per_point, "gpus_per_point": args.gpus_per_point,
+        "retries": args.retries}
+    return make_executor(args.executor, **options)
+
+
+def cmd_frontier(args) -> int:
+    """`bend frontier DIR`: a study per generator knob, then accuracy vs diversity with Pareto fronts."""
+    from .core.results import frontier as F
+    from .core.studies import frontier
+    from .core.studies.grid import parse_seeds
+
+    project = Project.open(args.dir)
+    if args.summary:
+        f = frontier.load(project)
+        if not f.settings:
+            raise BendError(f"no frontier in {project.root}: run bend frontier {project.root}")
+        frontier.save(project, f)  # the CSV and text of the points saved so far (e.g. after a cancel)
+    else:
+        values = frontier.parse_values(args.values)
+        seeds = parse_seeds(args.seeds)
+        executor = _executor(args)
+        result = {}
+
+        def factory(cancel):
+            result["f"] = yield from frontier.run_frontier(project, seeds, executor, cancel, values, m=args.m)
+        rc = _drive(factory, "frontier", args.quiet)
+        if rc:
+            return rc
+        f = result["f"]
+    where = frontier.paths(project)
+    if args.json:
+        _print_json({"settings": f.rows(), "text": F.text(f), "csv": str(where["csv"])})
+        return 0
+    print(F.table(f))
+    print()
+    print(F.text(f))
+    print(f"\ntable: {where['csv']}\ntext: {where['text']}")
+    return 0
+
+
 def cmd_ablation(args) -> int:
     from .core.studies import ablation
 
@@ -378,6 +454,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("report", cmd_report, "Table 3, the baselines, diversity, calibration and efficiency")
     project_dir(p)
+    p.add_argument("--study", metavar="NAME", help="also Table 3 as mean ± std over the seeds of study NAME, a "
+                   "study whose only varied axis is the seed (e.g. bend sweep DIR --grid generate.m=100 "
+                   "--seeds 0,1,2,3,4 --name seeds)")
 
     p = command("export", cmd_export, "write the ensemble as a .pt bundle (loads with bend_gui.bundle.load)")
     project_dir(p)
@@ -412,6 +491,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     p.add_argument("--m", type=int, help="k-sweep only: members generated per point (default [generate] m)")
     p.add_argument("--summary", action="store_true", help="only print the saved sweep or study")
+
+    p = command("frontier", cmd_frontier, "the accuracy–diversity frontier: a study per generator over its own "
+                "knob, accuracy (sBEND, soft vote) vs disagreement per pair, mean ± std over seeds, Pareto fronts")
+    project_dir(p)
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
+    p.add_argument("--m", type=int, help="members per point (default: the project's [generate] m; fewer make "
+                   "each point cheaper)")
+    p.add_argument("--values", action="append", metavar="SECTION.KEY=V1,V2",
+                   help="other values for one knob, e.g. --values generate.noise_sigma=0.01,0.1,1 (knobs: "
+                   "autoencoder.latent_noise, generate.decode_noise, generate.ddim_eta, generate.noise_sigma, "
+                   "generate.average_size, generate.gaussian_scale)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="where the points run: here, one at a time (default), or on a Ray cluster")
+    p.add_argument("--address", default="auto", help="ray: the cluster, auto or HOST:PORT (default auto)")
+    p.add_argument("--cpus-per-point", type=float, default=1, help="ray: CPUs each point reserves (default 1)")
+    p.add_argument("--gpus-per-point", type=float, default=0, help="ray: GPU share each point reserves")
+    p.add_argument("--retries", type=int, default=3, help="ray: retries of a point whose worker died (default 3)")
+    p.add_argument("--summary", action="store_true", help="only print (and write to frontier/) the frontier of the "
+                   "points saved so far; computes no point")
 
     p = command("ablation", cmd_ablation, "layer ablation (BEND Table 5): variants of the subset sharing the "
                 "base", json=False)

@@ -76,3 +76,26 @@ def test_update_text_keeps_comments_order_and_adds_missing_keys():
     assert C.loads(out) == cfg
     assert out.index("[run]") < out.index("[base]") < out.index("[collect]")
     assert "\nk = 7 # " in out and 'description = "more"' in out.split("[run]")[0]
+
+
+def test_later_keys_at_their_old_value_leave_finished_stages_done(finished_project):
+    """ddim_eta and gaussian_scale came after projects existed: at 0 and 1 they compute what those projects
+    computed, so they must not make the generate stage stale; another value does."""
+    def states():
+        return {s.stage: s.state for s in finished_project.stage_states()}
+    assert set(states().values()) == {"done"}
+    text = finished_project.config_path.read_text()
+    older = "\n".join(line for line in text.splitlines() if not line.startswith(("ddim_eta", "gaussian_scale")))
+    assert older != text
+    finished_project.config_path.write_text(older + "\n")  # a project.toml written before the keys existed
+    assert set(states().values()) == {"done"}
+    cfg = finished_project.load_config()
+    assert (cfg.generate.ddim_eta, cfg.generate.gaussian_scale) == (0.0, 1.0)
+    cfg.generate.ddim_eta = 0.5
+    finished_project.save_config(cfg)
+    assert states()["generate"] == "stale" and states()["collect"] == "done"
+    cfg.generate.ddim_eta, cfg.generate.gaussian_scale = 0.0, 2.0
+    finished_project.save_config(cfg)
+    assert states()["generate"] == "stale"
+    with pytest.raises(ConfigError, match=r"ddim_eta = 1.5: must be ≤ 1"):
+        C.with_values(cfg, [("generate", "ddim_eta", 1.5)])

@@ -72,3 +72,35 @@ def test_baseline_generators():
     subset = Subset(("w",), ((6,),))
     zero = baseline("noise", snaps, 5, 0, subset, noise_sigma=0.0, average_size=2)
     assert all(any(torch.equal(r, s) for s in snaps) for r in zero)
+
+
+def test_ddim_eta_zero_is_todays_sampler_and_eta_adds_seeded_noise():
+    torch.manual_seed(0)
+    model = Denoiser(8, [8, 8])
+    sched = Schedule(50, 1e-4, 2e-2)
+
+    def draw(seed, **kw):
+        return sample(model, sched, 6, 8, sampler="ddim", steps=10, generator=torch.Generator().manual_seed(seed),
+                      device=torch.device("cpu"), **kw)
+    assert torch.equal(draw(1), draw(1, eta=0.0))
+    noisy = draw(1, eta=1.0)
+    assert torch.isfinite(noisy).all() and not torch.allclose(noisy, draw(1), atol=1e-3)
+    assert torch.equal(noisy, draw(1, eta=1.0))  # seeded: the same seed gives the same latents
+    # DDPM has no η: it is ignored there.
+    ddpm = dict(sampler="ddpm", steps=10, device=torch.device("cpu"))
+    assert torch.equal(sample(model, sched, 3, 8, generator=torch.Generator().manual_seed(2), **ddpm),
+                       sample(model, sched, 3, 8, generator=torch.Generator().manual_seed(2), eta=1.0, **ddpm))
+
+
+def test_gaussian_scale_multiplies_the_fitted_std():
+    snaps = torch.randn(50, 4) * torch.tensor([1.0, 2.0, 0.5, 3.0]) + 1
+    subset = Subset(("w",), ((4,),))
+    kw = dict(noise_sigma=0.0, average_size=2)
+    assert torch.equal(baseline("gaussian", snaps, 7, 3, subset, **kw),
+                       baseline("gaussian", snaps, 7, 3, subset, gaussian_scale=1.0, **kw))
+    flat = baseline("gaussian", snaps, 5, 3, subset, gaussian_scale=0.0, **kw)
+    assert torch.allclose(flat, snaps.mean(0).expand(5, 4))
+    one = baseline("gaussian", snaps, 4000, 3, subset, **kw)
+    two = baseline("gaussian", snaps, 4000, 3, subset, gaussian_scale=2.0, **kw)
+    assert torch.allclose(two - snaps.mean(0), 2 * (one - snaps.mean(0)), atol=1e-5)  # same draws, twice the spread
+    assert torch.allclose(two.std(0), 2 * snaps.std(0), rtol=0.1)

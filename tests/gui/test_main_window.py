@@ -132,7 +132,7 @@ def test_every_page_is_in_the_workspace_and_shows_the_projects_numbers(make_wind
     tabs = win.workspace.tabs
     titles = [tabs.tabText(i) for i in range(tabs.count())]
     assert titles == ["Monitors", "Generate", "Table 3", "sBEND vs aBEND", "Diversity", "Efficiency", "Studies",
-                      "Ablation"]
+                      "Frontier", "Ablation"]
     page = win.workspace.show_page("Table 3")
     cells = table3_cells(load_metrics(finished_project))
     shown = {page.table.horizontalHeaderItem(c).text(): page.table.item(0, c).text()

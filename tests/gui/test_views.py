@@ -33,6 +33,7 @@ from bend_gui.gui.views import (
     AblationPage,
     DiversityPage,
     EfficiencyPage,
+    FrontierPage,
     GenerationPage,
     StudiesPage,
     Table3Page,
@@ -299,9 +300,9 @@ def test_efficiency_page_shows_the_measured_times_and_break_even(open_page, vari
 
 # --- empty and stale -------------------------------------------------------------------------------------
 
-# The pages of the evaluate stage's results (the sweeps and ablation pages have empty states of their own,
-# tested in test_sweep_views.py).
-STAGE_RESULT_PAGES = [(t, c) for t, c in RESULT_PAGES if c not in (StudiesPage, AblationPage)]
+# The pages of the evaluate stage's results (the studies, frontier and ablation pages have empty states of
+# their own, tested in test_study_view.py, test_sweep_views.py and test_frontier_view.py).
+STAGE_RESULT_PAGES = [(t, c) for t, c in RESULT_PAGES if c not in (StudiesPage, FrontierPage, AblationPage)]
 
 
 def test_pages_show_an_empty_state_without_results(open_page, tmp_path, tiny_cfg):

@@ -33,14 +33,15 @@ def averaged(snaps: torch.Tensor, m: int, g: torch.Generator, size: int) -> torc
     return torch.stack([snaps[torch.randperm(len(snaps), generator=g)[:size]].mean(0) for _ in range(m)])
 
 
-def gaussian(snaps: torch.Tensor, m: int, g: torch.Generator) -> torch.Tensor:
-    """Independent per-coordinate Gaussians fitted to the snapshots."""
+def gaussian(snaps: torch.Tensor, m: int, g: torch.Generator, scale: float = 1.0) -> torch.Tensor:
+    """Independent per-coordinate Gaussians fitted to the snapshots, their std times `scale` (0 = every
+    member the mean snapshot; 1 = the fit)."""
     mu, sd = snaps.mean(0), snaps.std(0) if len(snaps) > 1 else torch.zeros(snaps.shape[1])
-    return mu + sd * torch.randn((m, snaps.shape[1]), generator=g)
+    return mu + (sd * scale) * torch.randn((m, snaps.shape[1]), generator=g)
 
 
 def baseline(name: str, snaps: torch.Tensor, m: int, seed: int, subset: Subset, *, noise_sigma: float,
-             average_size: int) -> torch.Tensor:
+             average_size: int, gaussian_scale: float = 1.0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     if name == "snapshots":
         return from_snapshots(snaps, m, g)
@@ -49,7 +50,7 @@ def baseline(name: str, snaps: torch.Tensor, m: int, seed: int, subset: Subset, 
     if name == "average":
         return averaged(snaps, m, g, average_size)
     if name == "gaussian":
-        return gaussian(snaps, m, g)
+        return gaussian(snaps, m, g, gaussian_scale)
     raise ValueError(f"unknown baseline {name!r}")
 
 

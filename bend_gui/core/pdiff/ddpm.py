@@ -131,10 +131,11 @@ def sampling_steps(sched: Schedule, sampler: str, steps: int) -> list[int]:
 
 @torch.no_grad()
 def sample_iter(model: nn.Module, sched: Schedule, n: int, dim: int, *, sampler: str, steps: int,
-                generator: torch.Generator, device: torch.device) -> Iterator[tuple[int, int]]:
+                generator: torch.Generator, device: torch.device, eta: float = 0.0) -> Iterator[tuple[int, int]]:
     """Generator: draws n latents (in the standardised latent space the DDPM was trained in), yielding
     (steps done, steps in all) after each denoising step and returning the latents. The caller owns the
-    loop, so it can report progress or stop between steps."""
+    loop, so it can report progress or stop between steps. `eta` is DDIM's η (Song et al. 2021, eq. 16):
+    0 = deterministic; 1 = as much fresh noise per step as DDPM's posterior; DDPM ignores it."""
     model.eval()
     x = torch.randn(n, dim, generator=generator).to(device)
     ab = sched.alpha_bar.to(device)
@@ -146,20 +147,24 @@ def sample_iter(model: nn.Module, sched: Schedule, n: int, dim: int, *, sampler:
             mean = (x - b / math.sqrt(1 - float(ab[t])) * eps) / math.sqrt(a)
             noise = torch.randn(n, dim, generator=generator).to(device) if t > 0 else 0.0
             x = mean + math.sqrt(b) * noise
-        else:  # DDIM with η = 0
+        else:  # DDIM
             a_t = float(ab[t])
             x0 = (x - math.sqrt(1 - a_t) * eps) / math.sqrt(a_t)
             a_prev = float(ab[ts[i + 1]]) if i + 1 < len(ts) else 1.0
-            x = math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps
+            sigma = eta * math.sqrt((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)) if eta else 0.0
+            x = math.sqrt(a_prev) * x0 + math.sqrt(max(0.0, 1 - a_prev - sigma ** 2)) * eps
+            if sigma > 0:  # η = 0 draws nothing, so its latents are exactly the deterministic sampler's
+                x = x + sigma * torch.randn(n, dim, generator=generator).to(device)
         yield i + 1, len(ts)
     return x
 
 
 def sample(model: nn.Module, sched: Schedule, n: int, dim: int, *, sampler: str, steps: int,
            generator: torch.Generator, device: torch.device,
-           on_step: Callable[[int, int], None] | None = None) -> torch.Tensor:
+           on_step: Callable[[int, int], None] | None = None, eta: float = 0.0) -> torch.Tensor:
     """`sample_iter` run to its end, calling on_step(done, total) after each step."""
-    it = sample_iter(model, sched, n, dim, sampler=sampler, steps=steps, generator=generator, device=device)
+    it = sample_iter(model, sched, n, dim, sampler=sampler, steps=steps, generator=generator, device=device,
+                     eta=eta)
     while True:
         try:
             done, total = next(it)

@@ -53,12 +53,12 @@ class DiffusionGenerator:
 
     def sampling(self, m: int, *, sampler: str, steps: int, decode_noise: float, seed: int,
                  chunk: int | None = None, cancel: CancelFlag | None = None, stage: str = "generate",
-                 every: float = 0.1) -> Iterator[Progress]:
+                 every: float = 0.1, eta: float = 0.0) -> Iterator[Progress]:
         """Generator: m new subsets (m × d, on the CPU), returned; `chunk` members at a time (all at once when
         None), so the activations of sampling and decoding stay bounded however large m is. The random numbers
         are drawn chunk after chunk, so a given chunk size always gives the same members. Yields Progress
         over all chunks' denoising steps (about every `every` seconds, and at the end) and checks `cancel`
-        between steps."""
+        between steps. `eta` is DDIM's η (see ddpm.sample_iter)."""
         chunk = max(1, min(chunk or m, m))
         g = torch.Generator().manual_seed(seed)
         out = torch.empty((m, self.ae.d))
@@ -68,7 +68,7 @@ class DiffusionGenerator:
             for c, start in enumerate(range(0, m, chunk)):
                 n = min(chunk, m - start)
                 it = sample_iter(self.denoiser, self.schedule, n, self.latent_mean.numel(), sampler=sampler,
-                                 steps=steps, generator=g, device=self.device)
+                                 steps=steps, generator=g, device=self.device, eta=eta)
                 while True:
                     try:
                         i, total = next(it)
@@ -89,10 +89,11 @@ class DiffusionGenerator:
         return out
 
     def sample(self, m: int, *, sampler: str, steps: int, decode_noise: float, seed: int,
-               on_step: Callable[[int, int], None] | None = None, chunk: int | None = None) -> torch.Tensor:
+               on_step: Callable[[int, int], None] | None = None, chunk: int | None = None,
+               eta: float = 0.0) -> torch.Tensor:
         """`sampling` run to its end (m × d on the CPU); on_step(done, total) after every denoising step."""
         it = self.sampling(m, sampler=sampler, steps=steps, decode_noise=decode_noise, seed=seed, chunk=chunk,
-                           every=0.0)
+                           every=0.0, eta=eta)
         while True:
             try:
                 ev = next(it)

@@ -92,7 +92,7 @@ IOU = Artifact("evaluate", "iou.pt", ("matrix", "generated", "original"))
 MEMBERS_CSV = Artifact("evaluate", "members.csv")
 
 # Folders of the studies over a project's finished outputs (their own files are named in core/studies).
-STUDY_FOLDERS = {"sweeps": "sweeps", "ablation": "ablation", "studies": "studies"}
+STUDY_FOLDERS = {"sweeps": "sweeps", "ablation": "ablation", "studies": "studies", "frontier": "frontier"}
 
 
 def study_dir(project: Project, study: str) -> Path:

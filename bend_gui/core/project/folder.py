@@ -197,7 +197,7 @@ class Project:
 
     def fingerprint(self, stage: str, cfg: C.ProjectConfig | None = None) -> str:
         cfg = cfg or self.load_config()
-        parts = {s: dataclasses.asdict(cfg.section(s)) for s in STAGE_INPUTS[stage]}
+        parts = {s: C.fingerprint_dict(cfg, s) for s in STAGE_INPUTS[stage]}
         if stage == "base":
             parts["seed"] = cfg.run.seed
         i = stage_index(stage)

@@ -129,6 +129,49 @@ def novelty_lines(metrics: dict) -> list[str]:
     return out
 
 
+def varied_keys(grid: dict) -> list[str]:
+    """The keys a saved study's grid (study.json's "grid") gives more than one value."""
+    return [k for k, v in grid["keys"].items() if len(v) > 1]
+
+
+def seed_stats(records: list[dict]) -> dict[str, tuple[float, float]]:
+    """Each Table 3 column's mean and std (ddof 1) over a study's finished points (aBEND: over the points'
+    aBEND means, so its ± is the spread over seeds, not over aBEND's own repeats)."""
+    done = [r["row"] for r in records if r["state"] == "done"]
+    out = {}
+    for c in TABLE3_COLUMNS:
+        key = "abend_mean" if c == "abend" else c
+        vals = [row[key] for row in done if row.get(key) is not None]
+        if vals:
+            mean = math.fsum(vals) / len(vals)
+            var = math.fsum((v - mean) ** 2 for v in vals) / (len(vals) - 1) if len(vals) > 1 else 0.0
+            out[c] = (mean, math.sqrt(var))
+    return out
+
+
+def seeds_lines(metrics: dict, definition: dict, records: list[dict]) -> list[str]:
+    """Table 3 over the seeds of a study whose only varied axis is the seed, beside the project's own row."""
+    name, grid = definition["name"], definition["grid"]
+    done = [r for r in records if r["state"] == "done"]
+    failed = len(records) - len(done)
+    fixed_ = ", ".join(f"{k} = {v[0]}" for k, v in grid["keys"].items()) or "the project's settings"
+    gens = grid["keys"].get("generate.generator", [metrics.get("generator", "diffusion")])
+    what = ("generator training (autoencoder, DDPM) and sampling" if definition.get("level") == "generator"
+            else "sampling only: every point keeps the project's trained generator" if "diffusion" in gens
+            else "the baseline's draw (it has no training)")
+    stats = seed_stats(records)
+    widths = {c: 14 for c in TABLE3_COLUMNS}
+    lines = [(f"Table 3 over seeds · study {name} · {fixed_} · seeds {', '.join(str(r['seed']) for r in done)} "
+              f"({len(done)} done" + (f", {failed} failed" if failed else "") + ")"),
+             f"each seed reruns {what}; mean ± std (ddof 1) over seeds; aBEND: of its per-seed means",
+             f"{'':<16}" + "".join(f"{TABLE3_HEADERS[c]:>{widths[c]}}" for c in TABLE3_COLUMNS)]
+    own = table3_cells(metrics)
+    lines.append(f"{'this project':<16}" + "".join(f"{own[c]:>{widths[c]}}" for c in TABLE3_COLUMNS))
+    lines.append(f"{f'{len(done)} seeds':<16}" + "".join(
+        f"{pct_pm(*stats[c]) if c in stats else '—':>{widths[c]}}" for c in TABLE3_COLUMNS))
+    return lines
+
+
 def format_report(metrics: dict, title: str = "") -> str:
     lines = []
     if title:

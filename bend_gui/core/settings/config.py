@@ -133,7 +133,7 @@ class DiffusionConfig:
 
 
 # [generate] keys that only the diffusion generator reads: the baselines ignore them.
-DIFFUSION_ONLY = ("sampler", "sampling_steps", "decode_noise")
+DIFFUSION_ONLY = ("sampler", "sampling_steps", "ddim_eta", "decode_noise")
 
 
 @dataclass
@@ -142,12 +142,16 @@ class GenerateConfig:
     generator: str = opt("diffusion", "what makes the members", choices=GENERATORS)
     sampler: str = opt("ddim", "diffusion sampler", choices=("ddim", "ddpm"))
     sampling_steps: int = opt(60, "DDIM steps (DDPM always takes all T)", min=1)
+    ddim_eta: float = opt(0.0, "DDIM's eta: 0 = deterministic DDIM; 1 = fresh noise at every step as in DDPM "
+                          "(a diversity knob)", min=0.0, max=1.0)
     decode_noise: float = opt(0.0, "extra noise on sampled latents before decoding (a diversity knob)", min=0.0)
     seed: int = opt(0, "seed of the sampling", min=0)
     baselines: list = opt(list(BASELINES), "baseline generators made beside it for comparison",
                           items=str)
     noise_sigma: float = opt(0.05, "noise baseline: sigma relative to each tensor's spread", min=0.0)
     average_size: int = opt(10, "average baseline: snapshots averaged per member", min=1)
+    gaussian_scale: float = opt(1.0, "Gaussian baseline: multiplies the fitted per-coordinate std (1 = the fit)",
+                                min=0.0)
 
 
 @dataclass
@@ -180,6 +184,10 @@ class RunConfig:
     cudnn_benchmark: bool = opt(True, "CUDA only: let cuDNN time its convolution algorithms once per shape")
     compile: bool = opt(False, "CUDA only: torch.compile the training step's network (slow first steps)")
 
+
+# Keys added after projects existed, with the value that reproduces what those projects computed: at that
+# value a key is left out of the stage fingerprints, so adding it does not make finished stages stale.
+LATER_KEYS: dict[tuple[str, str], Any] = {("generate", "ddim_eta"): 0.0, ("generate", "gaussian_scale"): 1.0}
 
 SECTIONS: dict[str, type] = {
     "model": ModelConfig,
@@ -273,6 +281,15 @@ def _validate_section(name: str, obj) -> None:
             raise ConfigError(f"{where} = {v!r}: must be ≥ {lo}")
         if hi is not None and isinstance(v, (int, float)) and v > hi:
             raise ConfigError(f"{where} = {v!r}: must be ≤ {hi}")
+
+
+def fingerprint_dict(cfg: ProjectConfig, section: str) -> dict:
+    """A section's settings as a stage fingerprint hashes them: keys of LATER_KEYS at their old value left out."""
+    d = dataclasses.asdict(cfg.section(section))
+    for (sec, key), old in LATER_KEYS.items():
+        if sec == section and d.get(key) == old:
+            d.pop(key)
+    return d
 
 
 def to_dict(cfg: ProjectConfig) -> dict:

@@ -59,6 +59,9 @@ def upstream(project: Project, cfg: C.ProjectConfig, grid: Grid) -> dict:
     for key in ("schema_version", "name", "description", "run"):
         settings.pop(key)
     settings["generate"].pop("seed")
+    for (section, name), old in C.LATER_KEYS.items():  # as a study saved before the key existed recorded it
+        if settings[section].get(name) == old:
+            settings[section].pop(name)
     for key in grid.keys:
         section, name = key.split(".", 1)
         settings[section].pop(name, None)

@@ -96,11 +96,11 @@ def point_job(inputs: dict, cfg_dict: dict, level: str, seed: int, cancel: Cance
         cancel.check()
         if gen is not None:
             members = gen.sample(g.m, sampler=g.sampler, steps=g.sampling_steps, decode_noise=g.decode_noise,
-                                 seed=seed, on_step=lambda i, n: cancel.check(),
+                                 seed=seed, on_step=lambda i, n: cancel.check(), eta=g.ddim_eta,
                                  chunk=sample_chunk(subset.d, cfg, g.m))
         else:
             members = baseline(g.generator, snaps, g.m, seed, subset, noise_sigma=g.noise_sigma,
-                               average_size=g.average_size)
+                               average_size=g.average_size, gaussian_scale=g.gaussian_scale)
         finite.check_rows(members, STAGE, "generated member", "lower the point's noise or retrain its generator")
         out = yield from relay(evaluate_members(net, subset, members, feats, y, batch_size=cfg.evaluate.batch_size,
                                                 batching=batching, cancel=cancel,

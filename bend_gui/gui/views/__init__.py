@@ -8,6 +8,7 @@ from __future__ import annotations
 from .ablation import AblationPage
 from .diversity import DiversityPage
 from .efficiency import EfficiencyPage
+from .frontier import FrontierPage
 from .generation import GenerationPage
 from .studies import StudiesPage
 from .sweeps import SweepsPage
@@ -21,8 +22,9 @@ RESULT_PAGES = [
     ("Diversity", DiversityPage),
     ("Efficiency", EfficiencyPage),
     ("Studies", StudiesPage),
+    ("Frontier", FrontierPage),
     ("Ablation", AblationPage),
 ]
 
-__all__ = ["RESULT_PAGES", "AblationPage", "DiversityPage", "EfficiencyPage", "GenerationPage", "StudiesPage",
-           "SweepsPage", "Table3Page", "VotesPage"]
+__all__ = ["RESULT_PAGES", "AblationPage", "DiversityPage", "EfficiencyPage", "FrontierPage", "GenerationPage",
+           "StudiesPage", "SweepsPage", "Table3Page", "VotesPage"]

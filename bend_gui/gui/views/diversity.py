@@ -18,10 +18,12 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSplitter,
     QTableWidget,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from ...core.results.report import NOVELTY_TEXT, pct, spread
 from ...core.results.tables import IouMatrix, Results, diversity_rows
 from ..plots import PALETTE, PlotPanel, caption
 from .common import (
@@ -215,6 +217,18 @@ class DiversityPage(ResultsPage):
         self.bars = DiversityBars()
         self.summary = caption(style="color: #222;")
         self.summary.setObjectName("diversitySummary")
+        # Novelty (issue 12): is a member a new classifier or a copy of a snapshot? As `bend report` prints it.
+        self.novelty = QTableWidget()
+        self.novelty.setObjectName("noveltyTable")
+        self.novelty.setColumnCount(4)
+        self.novelty.setHorizontalHeaderLabels(["novelty", "nn distance\nmedian [p10–p90]",
+                                                "largest IoU\nmedian [p10–p90]", "copies\n(%)"])
+        for c in range(4):
+            self.novelty.horizontalHeaderItem(c).setToolTip(wrapped_tip(NOVELTY_TEXT))
+        self.novelty.verticalHeader().setVisible(False)
+        self.novelty.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.novelty.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
+        self.novelty_note = caption(NOVELTY_TEXT + ".")
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
@@ -225,9 +239,20 @@ class DiversityPage(ResultsPage):
         row.addWidget(self.measure, 1)
         rl.addLayout(row)
         rl.addWidget(self.bars, 1)
+        # Novelty on a tab of its own: beside the diversity table it squashed the bars at 1280 x 800.
+        novelty = QWidget()
+        nl = QVBoxLayout(novelty)
+        nl.setContentsMargins(0, 0, 0, 0)
+        nl.addWidget(self.novelty)
+        nl.addWidget(self.novelty_note)
+        nl.addStretch(1)
+        self.parts = QTabWidget()
+        self.parts.setObjectName("diversityParts")
+        self.parts.addTab(right, "Diversity")
+        self.parts.addTab(novelty, "Novelty · copies of snapshots?")
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.heatmap)
-        split.addWidget(right)
+        split.addWidget(self.parts)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 1)
         split.setSizes([480, 520])
@@ -259,8 +284,36 @@ class DiversityPage(ResultsPage):
             f"snapshots on {100 * d['disagree_orig']:.2f} %. Each generated member's closest snapshot shares "
             f"IoU {d['iou_max_to_orig_mean']:.3f} of its errors on average (1 = a copy). "
             f"d_o pairs generated member i with snapshot i.")
+        self._fill_novelty(res.metrics)
         self.heatmap.set_data(res.iou())
         self._on_measure()
+
+    def _fill_novelty(self, metrics: dict) -> None:
+        """Per generator: members' distance to their nearest snapshot, largest IoU of errors with a snapshot,
+        share of copies; last, the snapshots' own leave-one-out values to read them against."""
+        nov = metrics.get("novelty")
+        if not nov:
+            self.novelty.setRowCount(1)
+            self.novelty.setItem(0, 0, text_item("not in these results: rerun the evaluate stage"))
+            for c in (1, 2, 3):
+                self.novelty.setItem(0, c, text_item(""))
+        else:
+            rows = [(name if name == metrics.get("generator") else "baseline " + name, r["nn_distance"],
+                     r["largest_iou"], pct(r["copy_share"])) for name, r in nov["sets"].items()]
+            ref = nov["snapshots"]
+            rows.append(("snapshots (leave-one-out)", ref["loo_distance"], ref["largest_iou"], "—"))
+            self.novelty.setRowCount(len(rows))
+            for r, (name, nn, iou, copies) in enumerate(rows):
+                for c, text in enumerate((name, spread(nn, 3), spread(iou, 3), copies)):
+                    self.novelty.setItem(r, c, text_item(text))
+        fit_columns(self.novelty, stretch=0)
+        fit_table_height(self.novelty)
+
+    def novelty_text(self, name: str, column: int) -> str:
+        for r in range(self.novelty.rowCount()):
+            if self.novelty.item(r, 0).text() in (name, "baseline " + name):
+                return self.novelty.item(r, column).text()
+        raise KeyError(name)
 
     def table_text(self, set_name: str, column: int) -> str:
         for r in range(self.table.rowCount()):

@@ -30,12 +30,13 @@ def run(ctx: StageContext) -> Iterator[Event]:
         t0 = time.perf_counter()  # loading is not generation
         # The bar moves while it samples (a few reports a second), not only at the end.
         members = yield from gen.sampling(g.m, sampler=g.sampler, steps=g.sampling_steps,
-                                          decode_noise=g.decode_noise, seed=g.seed,
+                                          decode_noise=g.decode_noise, seed=g.seed, eta=g.ddim_eta,
                                           chunk=sample_chunk(subset.d, ctx.cfg), cancel=ctx.cancel, stage=STAGE)
-        how = f"{g.sampler.upper()}, {g.sampling_steps if g.sampler == 'ddim' else gen.schedule.T} steps"
+        how = f"{g.sampler.upper()}, {g.sampling_steps if g.sampler == 'ddim' else gen.schedule.T} steps" + \
+            (f", eta {g.ddim_eta:g}" if g.sampler == "ddim" and g.ddim_eta else "")
     else:
         members = baseline(g.generator, snaps, g.m, g.seed, subset, noise_sigma=g.noise_sigma,
-                           average_size=g.average_size)
+                           average_size=g.average_size, gaussian_scale=g.gaussian_scale)
         how = "baseline"
     seconds = time.perf_counter() - t0
     finite.check_rows(members, STAGE, "generated member", "the sampler diverged from finite weights: check "
@@ -47,7 +48,7 @@ def run(ctx: StageContext) -> Iterator[Event]:
         if name != g.generator:
             ctx.cancel.check()
             baselines[name] = baseline(name, snaps, g.m, g.seed + 1, subset, noise_sigma=g.noise_sigma,
-                                       average_size=g.average_size)
+                                       average_size=g.average_size, gaussian_scale=g.gaussian_scale)
             finite.check_rows(baselines[name], STAGE, f"{name} baseline member", "its snapshots or settings "
                               "are not finite: rerun collect, or lower [generate] noise_sigma")
     A.MEMBERS.save(ctx.project, {
