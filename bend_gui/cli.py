@@ -247,7 +247,7 @@ def cmd_sweep(args) -> int:
     fixed = f"m = {info.get('m')}" if args.over == "k" else f"k = {info.get('k')} snapshots"
     tests = f"{info['n_test']} test images" if info.get("n_test") else "test set"
     stale = ("" if info.get("current", True) else " · STALE: made with an earlier generator or other settings"
-             if not info.get("legacy") else " · made by an earlier version: sweep again to redo it as a study")
+             if not info.get("legacy") else f" · sweep again to redo it as the study studies/{args.over}")
     print(f"accuracy (%) vs {args.over} · {info.get('describe', '')} · {fixed} · {tests} · mean ± std over seeds"
           + stale)
     print(sweeps.format_summary(rows, args.over))
