@@ -3,10 +3,10 @@ the study mechanism (study.run_study), on any executor, with a file per point.
 
 - over m: the study `m`, a grid over `generate.m` times seeds. Each point samples its own m members from
   the project's trained generator (or its configured baseline generator) with the point's seed, and
-  evaluates them. The points are NOT nested: m = 10 and m = 20 of one seed are separate draws, so a larger
-  ensemble does not contain the smaller one (an earlier version sampled max(m) once per seed and bagged
-  its first m members). Nothing guarantees that a larger m contains a smaller one any more, and a sweep
-  evaluates the sum of its m values per seed instead of their maximum. (Measured on the demo, DDIM: the
+  evaluates them. The points are NOT nested: m = 10 and m = 20 of one seed are separate draws (an earlier
+  version sampled max(m) once per seed and bagged its first m members), so nothing guarantees that a
+  larger ensemble contains the smaller one, and a sweep evaluates the sum of its m values per seed
+  instead of their maximum. (Measured on the demo, DDIM: the
   sampler draws its noise row by row, so one seed's first members still come out alike; the m = 5, 10,
   20, 50 x seeds 0, 1 kept every sBEND, soft vote, median, min and max; the means moved by at most 0.001
   points, one test image of one member, from float rounding.) With m = [generate] m
