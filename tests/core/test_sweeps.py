@@ -208,7 +208,7 @@ def test_an_older_versions_csv_is_shown_read_only_until_a_new_sweep(hard):
     data = sweeps.legacy_path(hard, "m").read_bytes()
     assert [(r["m"], r["sbend"]) for r in sweeps.load_sweep(hard, "m")] == [(1, 0.1), (2, 0.2)]
     info = sweeps.sweep_info(hard, "m")
-    assert info["legacy"] and not info["current"] and "earlier version (sweeps/m.csv" in info["describe"]
+    assert info["legacy"] and not info["current"] and "read-only from an earlier version (sweeps/m.csv)" in info["describe"]
     assert info["values"] == [1, 2] and sweeps.sweep_path(hard, "m") == sweeps.legacy_path(hard, "m")
     events, _ = drain(sweeps.sweep_m(hard, [3], [0]))
     assert any(isinstance(e, Message) and "saved by an earlier version stays in" in e.text for e in events)

@@ -410,7 +410,8 @@ def _legacy_info(project: Project, over: str) -> dict:
     info = info if isinstance(info, dict) else {}
     where = f"{LEGACY_FOLDER}/{over}.csv"
     return {**info, "over": over, "legacy": True, "current": False,
-            "describe": f"{info.get('describe', 'a sweep')} · from an earlier version ({where}, read-only)",
+            # no " · " inside: the plot breaks its subtitle at the first one
+            "describe": f"{info.get('describe', 'a sweep')}, read-only from an earlier version ({where})",
             "folder": str(legacy_path(project, over).parent)}
 
 
