@@ -231,41 +231,63 @@ def cmd_layers(args) -> int:
     return 0
 
 
+def _executor_options(args) -> dict:
+    """The options of `--executor ray` (none for local)."""
+    return {} if args.executor == "local" else {
+        "address": args.address, "cpus_per_point": args.cpus_per_point, "gpus_per_point": args.gpus_per_point,
+        "retries": args.retries}
+
+
 def cmd_sweep(args) -> int:
+    """`bend sweep DIR --over m|k --values ...`: Figure 5's sweeps, the studies named m and k
+    (core/studies/sweeps.py); with --grid, a study over any settings (cmd_study)."""
     from .core.studies import sweeps
+    from .core.studies.executors import make_executor
 
     if args.grid or (args.name and not args.over):
         return cmd_study(args)
     if not args.over:
         raise BendError("give the grid (--grid section.key=v1,v2 ...) or --over m|k with --values")
+    if args.name:
+        raise BendError(f"--name: the sweep over {args.over} is the study named {args.over}; --name goes with --grid")
     project = Project.open(args.dir)
     if not args.summary:
         seeds = sweeps.parse_values(args.seeds, "--seeds")
         if args.values is None:
             raise BendError("--values: give the m or k values, e.g. --values 5,10,20,50,100")
         values = sweeps.parse_values(args.values, "--values", lo=1)
+        executor = make_executor(args.executor, **_executor_options(args))
         if args.over == "m":
             def factory(cancel):
-                return sweeps.sweep_m(project, values, seeds, cancel)
+                return sweeps.sweep_m(project, values, seeds, cancel, executor=executor)
         else:
             def factory(cancel):
-                return sweeps.sweep_k(project, values, seeds, m=args.m, cancel=cancel)
+                return sweeps.sweep_k(project, values, seeds, m=args.m, cancel=cancel, executor=executor)
         rc = _drive(factory, f"sweep over {args.over}", args.quiet)
         if rc:
             return rc
     rows = sweeps.load_sweep(project, args.over)
+    info = sweeps.sweep_info(project, args.over)
+    failed = sweeps.failed_points(project, args.over)
     if args.json:
-        _print_json({"over": args.over, "info": sweeps.sweep_info(project, args.over), "rows": rows})
+        _print_json({"over": args.over, "info": info, "rows": rows, "failed": failed})
         return 0
-    if not rows:
+    if not rows and not failed:
         print(f"no sweep over {args.over} saved in {project.root}")
         return 0
-    info = sweeps.sweep_info(project, args.over) or {}
+    info = info or {}
     fixed = f"m = {info.get('m')}" if args.over == "k" else f"k = {info.get('k')} snapshots"
-    print(f"accuracy (%) vs {args.over} · {info.get('describe', '')} · {fixed} · {info.get('n_test')} test images · "
-          f"mean ± std over seeds" + ("" if info.get("current", True) else
-                                      " · STALE: made with an earlier generator or other settings"))
+    tests = f"{info['n_test']} test images" if info.get("n_test") else "test set"
+    stale = ("" if info.get("current", True) else " · STALE: made with an earlier generator or other settings"
+             if not info.get("legacy") else f" · sweep again to redo it as the study studies/{args.over}")
+    print(f"accuracy (%) vs {args.over} · {info.get('describe', '')} · {fixed} · {tests} · mean ± std over seeds"
+          + stale)
     print(sweeps.format_summary(rows, args.over))
+    for f in failed:
+        print(f"failed: {args.over} = {f[args.over]}, seed {f['seed']}: {f['error']}")
+    if info.get("state") == "cancelled":
+        print(f"{info['total'] - info['points'] - info['failed']} of {info['total']} points missing (cancelled or "
+              f"stopped): sweep again to compute only those")
     print(f"rows: {sweeps.sweep_path(project, args.over)}")
     return 0
 
@@ -486,7 +508,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpus-per-point", type=float, default=0,
                    help="ray: GPU share each point reserves, e.g. 0.25 = four points per GPU (default 0)")
     p.add_argument("--retries", type=int, default=3, help="ray: retries of a point whose worker died (default 3)")
-    p.add_argument("--over", choices=("m", "k"), help="Figure 5's sweeps over m or k (with --values)")
+    p.add_argument("--over", choices=("m", "k"), help="Figure 5's sweeps over m or k (with --values): the studies "
+                   "named m and k, on any --executor")
     p.add_argument("--values", help="comma-separated m or k values, e.g. 5,10,20,50,100")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     p.add_argument("--m", type=int, help="k-sweep only: members generated per point (default [generate] m)")

@@ -1,17 +1,22 @@
-"""Accuracy vs m and vs k (Figure 5) on a tiny project whose members disagree: nested ensembles, exact
-reproduction of the pipeline's own numbers, live points, cancel and reuse, and the refusals."""
+"""Accuracy vs m and vs k (Figure 5) as the studies named m and k, on a tiny project whose members disagree:
+live points, each its own file, equal to a study point of the same settings and seed; exact reproduction
+of the pipeline's own numbers; cancel, resume and failed points; a sweep made from other upstream outputs
+kept aside; an older version's CSV shown read-only; the refusals and the CLI."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 import torch
 
 from bend_gui.core.errors import Cancelled, ProjectError
-from bend_gui.core.events import CancelFlag, Message, Metric, Progress
-from bend_gui.core.fileio import load_tensors, read_csv
+from bend_gui.core.events import CancelFlag, Message, Metric, Progress, run_to_end
+from bend_gui.core.fileio import load_tensors, read_csv, write_csv, write_json
 from bend_gui.core.ml.members import evaluate_members
 from bend_gui.core.ml.subset import Subset
 from bend_gui.core.pdiff.training import train_autoencoder, train_diffusion
@@ -20,13 +25,11 @@ from bend_gui.core.pipeline.context import StageContext
 from bend_gui.core.project import artifacts as A
 from bend_gui.core.project.folder import Project
 from bend_gui.core.results import metrics as M
-from bend_gui.core.studies import sweeps
+from bend_gui.core.studies import store, study, sweeps
 from tests.helpers import drain, hard_config
 
 EXACT = ("sbend", "abend_mean", "abend_std", "gen_mean", "gen_median", "gen_max", "gen_min", "orig_mean",
          "orig_median", "orig_max", "potential")
-
-
 
 
 def direct_row(project, members, seed):
@@ -42,47 +45,58 @@ def direct_row(project, members, seed):
                         repeats=cfg.evaluate.abend_repeats, seed=seed)
 
 
-def test_m_sweep_points_arrive_live_are_nested_and_match_direct_evaluation(hard):
+def point_files(project, name):
+    return sorted((store.study_dir(project, name) / "points").glob("*.json"))
+
+
+def test_m_sweep_is_the_study_m_and_its_points_are_study_points(hard):
     events, rows = drain(sweeps.sweep_m(hard, [5, 1, 3], [0, 1]))
-    points = [e for e in events if isinstance(e, Metric) and e.stage == "sweep_m"]
+    points = [e for e in events if isinstance(e, Metric)]
+    assert all(e.stage == "sweep_m" and e.series == sweeps.SERIES for e in points)  # no study state, no curves
     assert [(p.x, p.values["seed"]) for p in points] == [(1, 0), (3, 0), (5, 0), (1, 1), (3, 1), (5, 1)]
-    assert all(isinstance(e, Progress) and e.total == 10 for e in events if isinstance(e, Progress)
-               and e.stage == "sweep_m" and not e.step)  # the sweep's own bar; the activation cache has its own
     assert [p.point for p in points] == [f"m = {m}, seed {s}" for s in (0, 1) for m in (1, 3, 5)]
-    assert len({p.values["sbend"] for p in points}) > 1  # the numbers differ: the test can tell them apart
-    # The saved rows are the points, sorted by (m, seed).
-    _, saved = read_csv(sweeps.sweep_path(hard, "m"))
-    assert [(r["m"], r["seed"]) for r in saved] == [(1, 0), (1, 1), (3, 0), (3, 1), (5, 0), (5, 1)]
+    assert [(r["m"], r["seed"]) for r in rows] == [(p.x, p.values["seed"]) for p in points]
+    own = [e for e in events if isinstance(e, Progress) and e.stage == "sweep_m" and not e.step]
+    assert [e.done for e in own][-1] == 6 and {e.total for e in own} == {6}  # the sweep's bar counts points
+    inner = [e.text for e in events if isinstance(e, Progress) and e.step == "point"]
+    assert any(t.startswith("point 6/6 · m = 5, seed 1 · ") for t in inner)
+    assert len({r["sbend"] for r in rows}) > 1  # the numbers differ: the test can tell them apart
+    # It is the study named m: its definition, one file per point, its table.
+    definition = json.loads((store.study_dir(hard, "m") / "study.json").read_text())
+    assert definition["grid"] == {"keys": {"generate.m": [1, 3, 5]}, "seeds": [0, 1]}
+    assert len(point_files(hard, "m")) == 6
+    _, table = read_csv(sweeps.sweep_path(hard, "m"))
+    assert sorted((r["m"], r["seed"]) for r in table) == sorted((r["m"], r["seed"]) for r in rows)
+    assert sweeps.load_sweep(hard, "m") == sorted(rows, key=lambda r: (r["m"], r["seed"]))
+    # A point is the study point of the same m and seed, whatever study computes it (one mechanism) ...
+    other = run_to_end(study.run_study(hard, "other", study.define(hard, {"generate.m": [3]}, [1])[1]))
+    row = next(r for r in rows if (r["m"], r["seed"]) == (3, 1))
+    assert {c: v for c, v in other[0]["row"].items() if c != "seconds"} == \
+        {c: v for c, v in row.items() if c not in ("seconds", "seed")}
+    # ... and its members are its own draw from the generator with its seed (not the first m of a larger one).
     gen = A.load_generator(hard, torch.device("cpu"))
     g = hard.load_config().generate
-    members = gen.sample(5, sampler=g.sampler, steps=g.sampling_steps, decode_noise=g.decode_noise, seed=1)
-    for m in (3, 5):  # nested: the m-point is the first m of the seed's members
-        ref = direct_row(hard, members[:m], seed=1)
-        row = next(r for r in saved if r["m"] == m and r["seed"] == 1)
-        for key in EXACT:
-            assert row[key] == pytest.approx(ref[key], abs=1e-7), (m, key)
-        assert abs(row["soft"] - ref["soft"]) <= 1 / 200  # summed per chunk: a tie could flip one image
-    info = sweeps.sweep_info(hard, "m")
-    assert info["state"] == "done" and info["current"] and info["k"] == 6 and info["n_test"] == 200
-    assert hard.lock_holder() is None
-
-
-def test_m_sweep_at_the_projects_m_and_seed_reproduces_its_results(hard):
+    ref = direct_row(hard, gen.sample(3, sampler=g.sampler, steps=g.sampling_steps, decode_noise=g.decode_noise,
+                                      seed=1), seed=1)
+    for key in EXACT:
+        assert row[key] == pytest.approx(ref[key], abs=1e-7), key
+    # m = [generate] m at the project's seed: the project's own Table 3 row.
     metrics = json.loads((hard.dir("evaluate") / "metrics.json").read_text())
-    _, rows = drain(sweeps.sweep_m(hard, [2, 5], [0]))
-    top = rows[-1]
-    assert top["m"] == 5 and top["seed"] == 0
+    top = next(r for r in rows if (r["m"], r["seed"]) == (5, 0))
     for key in EXACT + ("soft",):
         assert top[key] == pytest.approx(metrics[key], abs=1e-7), key
-    assert rows[0]["orig_mean"] == top["orig_mean"]  # the same snapshots at every m
+    info = sweeps.sweep_info(hard, "m")
+    assert info["state"] == "done" and info["current"] and info["k"] == 6 and info["n_test"] == 200
+    assert (info["values"], info["seeds"], info["points"], info["failed"]) == ([1, 3, 5], [0, 1], 6, 0)
+    assert hard.lock_holder() is None
 
 
 def test_k_sweep_trains_per_point_and_k_all_reproduces_the_pipeline(hard):
     metrics = json.loads((hard.dir("evaluate") / "metrics.json").read_text())
     events, rows = drain(sweeps.sweep_k(hard, [6, 3], [0], m=5))
     texts = [e.text for e in events if isinstance(e, Progress) and e.stage == "sweep_k"]
-    assert any(t.startswith("point 1/2 · k = 3, seed 0 · AE step") for t in texts)
-    assert any(t.startswith("point 2/2 · k = 6, seed 0 · DDPM step") for t in texts)
+    assert any(t.startswith("point 1/2 · k = 3, seed 0 · autoencoder loss") for t in texts)
+    assert any(t.startswith("point 2/2 · k = 6, seed 0 · DDPM loss") for t in texts)
     # No training curve of a point reaches the project's own curves.
     assert not [e for e in events if isinstance(e, Metric) and e.stage != "sweep_k"]
     assert [r["k"] for r in rows] == [3, 6]
@@ -93,6 +107,10 @@ def test_k_sweep_trains_per_point_and_k_all_reproduces_the_pipeline(hard):
     accs = load_tensors(hard.dir("collect") / "snapshots.pt")["test_acc"].numpy()
     assert rows[0]["orig_mean"] == pytest.approx(accs[idx.numpy()].mean(), abs=1e-6)
     assert rows[0]["m"] == 5 and rows[0]["seconds"] > 0
+    definition = json.loads((store.study_dir(hard, "k") / "study.json").read_text())
+    assert definition["grid"]["keys"] == {"collect.k": [3, 6], "generate.m": [5]}
+    info = sweeps.sweep_info(hard, "k")
+    assert (info["m"], info["n_snapshots"], info["state"], info["current"]) == (5, 6, "done", True)
 
 
 def test_training_functions_reproduce_the_stages_exactly(hard):
@@ -123,37 +141,79 @@ def _cancel_after(gen, cancel, n_points):
     return seen
 
 
-def test_cancel_mid_sweep_leaves_a_consistent_csv_and_a_k_sweep_resumes(hard):
+def test_cancel_keeps_finished_points_and_a_rerun_computes_only_the_missing(hard):
     cancel = CancelFlag()
     _cancel_after(sweeps.sweep_m(hard, [1, 2, 5], [0, 1], cancel), cancel, 2)
-    _, rows = read_csv(sweeps.sweep_path(hard, "m"))
-    assert [(r["m"], r["seed"]) for r in rows] == [(1, 0), (2, 0)]
-    assert sweeps.sweep_info(hard, "m")["state"] == "cancelled"
+    assert [(r["m"], r["seed"]) for r in sweeps.load_sweep(hard, "m")] == [(1, 0), (2, 0)]
+    info = sweeps.sweep_info(hard, "m")
+    assert (info["state"], info["points"], info["total"]) == ("cancelled", 2, 6)
     assert hard.lock_holder() is None
 
     cancel = CancelFlag()
     _cancel_after(sweeps.sweep_k(hard, [2, 4], [0], m=3, cancel=cancel), cancel, 1)
     first = sweeps.load_sweep(hard, "k")
     assert [(r["k"], r["seed"]) for r in first] == [(2, 0)]
-    # Asked again: the finished point is reused, only the missing one is trained.
+    saved = point_files(hard, "k")[0].read_bytes()
+    # Asked again: the finished point is read back, only the missing one is trained.
     events, rows = drain(sweeps.sweep_k(hard, [2, 4], [0], m=3))
-    assert any(isinstance(e, Message) and "k = 2, seed 0: reused" in e.text for e in events)
-    trained = {e.text.split(" · ")[1] for e in events if isinstance(e, Progress) and "AE step" in e.text}
+    assert any(isinstance(e, Message) and "1 saved, 1 to compute" in e.text for e in events)
+    trained = {e.point for e in events if isinstance(e, Progress) and "autoencoder loss" in e.text}
     assert trained == {"k = 4, seed 0"}
-    assert [r["k"] for r in sweeps.load_sweep(hard, "k")] == [2, 4]
-    assert sweeps.load_sweep(hard, "k")[0]["sbend"] == first[0]["sbend"]
-    # Other settings (another m): nothing is reused and the file holds the new sweep only.
-    events, _ = drain(sweeps.sweep_k(hard, [4], [0], m=2))
-    assert not any(isinstance(e, Message) and "reused" in e.text for e in events)
+    assert [r["k"] for r in rows] == [2, 4] and rows[0]["sbend"] == first[0]["sbend"]
+    assert saved in [p.read_bytes() for p in point_files(hard, "k")]  # the file itself is untouched
+    # Another m per point: other points of the same study; the sweep shows them, the others stay on disk.
+    drain(sweeps.sweep_k(hard, [4], [0], m=2))
     assert [(r["k"], r["m"]) for r in sweeps.load_sweep(hard, "k")] == [(4, 2)]
+    assert len(point_files(hard, "k")) == 3
 
 
-def test_k_sweep_keeps_saved_points_of_the_same_settings(hard):
-    drain(sweeps.sweep_k(hard, [2], [0], m=3))
-    events, rows = drain(sweeps.sweep_k(hard, [3], [0], m=3))
-    assert [e.x for e in events if isinstance(e, Metric)] == [2, 3]  # the kept point is announced first
-    assert sorted(r["k"] for r in sweeps.load_sweep(hard, "k")) == [2, 3]
-    assert sweeps.sweep_info(hard, "k")["values"] == [2, 3]
+def test_a_failing_point_is_recorded_with_its_error(hard, capsys):
+    from bend_gui.cli import main
+
+    cfg = hard.load_config()
+    cfg.generate.generator, cfg.generate.noise_sigma = "noise", 1e39  # infinite float32 members: every point fails
+    hard.save_config(cfg)
+    events, rows = drain(sweeps.sweep_m(hard, [1, 2], [0]))
+    assert rows == [] and not [e for e in events if isinstance(e, Metric)]
+    failed = sweeps.failed_points(hard, "m")
+    assert [(f["m"], f["seed"]) for f in failed] == [(1, 0), (2, 0)] and "holds infinity" in failed[0]["error"]
+    assert any(isinstance(e, Message) and e.point == "m = 2, seed 0" and "failed" in e.text for e in events)
+    assert sweeps.sweep_info(hard, "m")["state"] == "failed"
+    assert main(["sweep", str(hard.root), "--over", "m", "--summary"]) == 0
+    assert "failed: m = 1, seed 0: " in capsys.readouterr().out
+
+
+def test_a_sweep_from_other_upstream_outputs_is_kept_aside(hard):
+    drain(sweeps.sweep_m(hard, [2], [0]))
+    before = point_files(hard, "m")[0].read_bytes()
+    cfg = hard.load_config()
+    cfg.generate.sampling_steps += 1
+    hard.save_config(cfg)
+    assert sweeps.sweep_info(hard, "m")["current"] is False
+    events, rows = drain(sweeps.sweep_m(hard, [2, 3], [0]))
+    note = next(e.text for e in events if isinstance(e, Message) and "kept as study" in e.text)
+    assert "sampling_steps" in note
+    kept = [n for n in store.list_studies(hard) if n.startswith("m-")]
+    assert len(kept) == 1 and note.split("kept as study ")[1].startswith(kept[0])
+    assert point_files(hard, kept[0])[0].read_bytes() == before  # nothing lost
+    assert [r["m"] for r in rows] == [2, 3] and sweeps.sweep_info(hard, "m")["current"]
+    assert "2 points (0 saved, 2 to compute" in " ".join(e.text for e in events if isinstance(e, Message))
+
+
+def test_an_older_versions_csv_is_shown_read_only_until_a_new_sweep(hard):
+    old = [{"m": m, "seed": 0, "k": 6, **{c: 0.1 * m for c in sweeps.QUANTITIES}} for m in (1, 2)]
+    write_csv(sweeps.legacy_path(hard, "m"), list(old[0]), old)
+    write_json(sweeps.legacy_path(hard, "m").with_suffix(".json"),
+               {"over": "m", "values": [1, 2], "seeds": [0], "describe": "diffusion (DDIM, 5 steps)", "k": 6})
+    data = sweeps.legacy_path(hard, "m").read_bytes()
+    assert [(r["m"], r["sbend"]) for r in sweeps.load_sweep(hard, "m")] == [(1, 0.1), (2, 0.2)]
+    info = sweeps.sweep_info(hard, "m")
+    assert info["legacy"] and not info["current"] and "read-only from an earlier version (sweeps/m.csv)" in info["describe"]
+    assert info["values"] == [1, 2] and sweeps.sweep_path(hard, "m") == sweeps.legacy_path(hard, "m")
+    events, _ = drain(sweeps.sweep_m(hard, [3], [0]))
+    assert any(isinstance(e, Message) and "saved by an earlier version stays in" in e.text for e in events)
+    assert [r["m"] for r in sweeps.load_sweep(hard, "m")] == [3] and not sweeps.sweep_info(hard, "m").get("legacy")
+    assert sweeps.legacy_path(hard, "m").read_bytes() == data
 
 
 def test_sweeps_refuse_what_they_cannot_do(tmp_path, tiny_data_root, hard):
@@ -161,7 +221,7 @@ def test_sweeps_refuse_what_they_cannot_do(tmp_path, tiny_data_root, hard):
     list(pipeline.run(p, until="collect"))
     with pytest.raises(ProjectError, match="3 · Latent diffusion"):
         drain(sweeps.sweep_m(p, [1, 2], [0]))
-    assert sweeps.readiness(p, "k") == ""
+    assert sweeps.readiness(p, "k") == "" and sweeps.needed_stage(p.load_config(), "m") == "diffusion"
     cfg = p.load_config()
     cfg.generate.generator = "noise"  # a baseline generator needs the snapshots only
     p.save_config(cfg)
@@ -173,10 +233,10 @@ def test_sweeps_refuse_what_they_cannot_do(tmp_path, tiny_data_root, hard):
             drain(sweeps.sweep_k(hard, values, seeds))
     with pytest.raises(ProjectError, match="'x' is not a whole number"):
         sweeps.parse_values("5, x", "m values")
-    # Busy: another job holds the project.
-    with Project.open(hard.root).lock("bend run"):
-        with pytest.raises(ProjectError, match="busy: bend run is running there"):
-            drain(sweeps.sweep_m(hard, [1], [0]))
+    # Busy: another job holds the project; refused at once, nothing written.
+    with Project.open(hard.root).lock("bend run"), pytest.raises(ProjectError, match="busy: bend run is running"):
+        drain(sweeps.sweep_m(hard, [1], [0]))
+    assert not store.study_dir(hard, "m").exists()
 
 
 def test_aggregate_and_summary():
@@ -191,15 +251,42 @@ def test_aggregate_and_summary():
     assert sweeps.parse_values("10; 5 5,20", "x") == [5, 10, 20]
 
 
-def test_cli_sweep_prints_mean_and_std_per_value(hard):
-    r = subprocess.run([sys.executable, "-m", "bend_gui.cli", "sweep", str(hard.root), "--over", "m",
-                        "--values", "1,5", "--seeds", "0,1", "-q"], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    rows = sweeps.load_sweep(hard, "m")
-    agg = {a["m"]: a for a in sweeps.aggregate(rows, "m")}
-    line = next(ln for ln in r.stdout.splitlines() if ln.split()[:2] == ["5", "2"])
+def _cli(*args, **kw):
+    return subprocess.Popen([sys.executable, "-m", "bend_gui.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+def test_cli_sweep_survives_sigkill_and_prints_from_the_study(hard, capsys):
+    values = ",".join(str(m) for m in range(1, 21))
+    proc = _cli("sweep", str(hard.root), "--over", "m", "--values", values, "--seeds", "0,1", "-q")
+    deadline = time.monotonic() + 240
+    while len(point_files(hard, "m")) < 3 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    kept = {p.name: p.read_bytes() for p in point_files(hard, "m")}
+    assert 3 <= len(kept) < 40
+    # The rerun computes only the missing points and prints mean ± std per m from the study.
+    proc = _cli("sweep", str(hard.root), "--over", "m", "--values", values, "--seeds", "0,1")
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert f"{len(kept)} saved, {40 - len(kept)} to compute" in err
+    assert all((store.study_dir(hard, "m") / "points" / n).read_bytes() == b for n, b in kept.items())
+    agg = {a["m"]: a for a in sweeps.aggregate(sweeps.load_sweep(hard, "m"), "m")}
+    line = next(ln for ln in out.splitlines() if ln.split()[:2] == ["5", "2"])
     assert f"{100 * agg[5]['sbend_mean']:.2f} ± {100 * agg[5]['sbend_std']:.2f}" in line
-    assert "k = 6 snapshots" in r.stdout and "200 test images" in r.stdout
-    r = subprocess.run([sys.executable, "-m", "bend_gui.cli", "sweep", str(hard.root), "--over", "k", "--values",
-                        "9"], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 2 and "the project has 6 snapshots" in r.stderr
+    assert "k = 6 snapshots" in out and "200 test images" in out
+    from bend_gui.cli import main
+
+    r = subprocess.run([sys.executable, "-m", "bend_gui.cli", "sweep", str(hard.root), "--over", "m", "--summary",
+                        "--json"], capture_output=True, text=True, timeout=120, check=False)
+    data = json.loads(r.stdout)
+    assert len(data["rows"]) == 40 and data["info"]["state"] == "done" and data["failed"] == []
+    assert {"m", "seed", "sbend", "abend_mean", "orig_mean", "d_i"} <= set(data["rows"][0])
+    capsys.readouterr()
+    assert main(["sweep", str(hard.root), "--over", "k", "--values", "9"]) == 2
+    assert "the project has 6 snapshots" in capsys.readouterr().err
+    assert main(["sweep", str(hard.root), "--over", "m", "--values", "2", "--executor", "ray",
+                 "--address", "127.0.0.1:1"]) == 2
+    errors = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "cannot reach a Ray cluster at 127.0.0.1:1" in errors[0]

@@ -1,5 +1,6 @@
-"""The Sweeps and Ablation pages, clicked through offscreen: a sweep started from the page grows live and
-cancels; saved sweeps and variants are shown with the project's own numbers; PNG and CSV export."""
+"""The Sweeps and Ablation pages, clicked through offscreen: a sweep (the study m or k) started from the page
+grows live and cancels; saved sweeps and variants are shown with the project's own numbers; PNG and CSV
+export."""
 
 import csv
 import shutil
@@ -47,8 +48,9 @@ def open_page(win, cls, title):
 
 
 def expected(project, over):
-    """Mean and std over seeds (in %) per x, computed here from the CSV file."""
+    """Mean and std over seeds (in %) per x, computed here from the study's table (its done points)."""
     _, rows = read_csv(sweeps.sweep_path(project, over))
+    rows = [r for r in rows if r["state"] == "done"]
     xs = sorted({r[over] for r in rows})
     out = {}
     for q in PLOTTED:

@@ -34,13 +34,19 @@ from ..pipeline.memory import sample_chunk
 from ..pipeline.stages.collect import Collector
 from ..results import metrics as M
 from ..settings import config as C
-from .sweeps import snapshot_draw
 
 STAGE = "study"
 POINT_STEP = "point"   # the `step` of a point's own progress (training steps, members evaluated)
 ROW_COLUMNS = ("sbend", "abend_mean", "abend_std", "soft", "gen_max", "gen_mean", "gen_median", "gen_min",
                "orig_max", "orig_mean", "orig_median", "potential")
 DIVERSITY_COLUMNS = ("d_i_gen", "d_i_orig", "d_o", "disagree_gen", "disagree_orig", "iou_gen")
+
+
+def snapshot_draw(n_snapshots: int, k: int, seed: int) -> torch.Tensor:
+    """Which k snapshots a point trains on: the first k of a seeded permutation, in snapshot order; for
+    one seed a smaller k's draw is part of a larger one's, and k = all gives every snapshot in order."""
+    perm = torch.randperm(n_snapshots, generator=torch.Generator().manual_seed(seed))
+    return perm[:k].sort().values
 
 
 def _network(base: dict, device: torch.device) -> torch.nn.Module:

@@ -1,6 +1,6 @@
 """Accuracy vs m and accuracy vs k (BEND Figure 5): sweep jobs started here, whose lines grow as points
-arrive; each line is the mean over seeds with a ± std band. The saved sweeps (sweeps/m.csv, k.csv) are
-shown when the page opens and after every sweep, so what is plotted is what the files hold."""
+arrive; each line is the mean over seeds with a ± std band. The saved sweeps (the studies studies/m and
+studies/k) are shown when the page opens and after every sweep, so what is plotted is what the files hold."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ class SweepPlot(PlotPanel):
     def __init__(self, over: str, parent: QWidget | None = None):
         super().__init__(f"accuracy-vs-{over}", parent, layout_widget=True)
         self.over = over
-        self.rows: list[dict] = []            # one per (x, seed), as in sweeps/<over>.csv
+        self.rows: list[dict] = []            # one per (x, seed), as in studies/<over>/table.csv
         self.agg: list[dict] = []
         pi = self.plot_item
         pi.setTitle(TITLES[over], size="10pt")
@@ -226,7 +226,7 @@ class SweepPlot(PlotPanel):
     # --- export --------------------------------------------------------------------------------------
 
     def csv_table(self) -> tuple[list[str], list[list]]:
-        """Mean and std over seeds per x, as fractions (the per-seed rows are in sweeps/<over>.csv)."""
+        """Mean and std over seeds per x, as fractions (the per-seed rows are in studies/<over>/table.csv)."""
         header = [self.over, "seeds"] + [f"{q}_{s}" for q in PLOTTED for s in ("mean", "std")]
         rows = [[a[self.over], a["seeds"]] + [f"{a[f'{q}_{s}']:.8g}" for q in PLOTTED for s in ("mean", "std")]
                 for a in self.agg]
@@ -241,8 +241,8 @@ class SweepsPage(QWidget):
 
         self.m_values, self.m_seeds = QLineEdit(), QLineEdit()
         self.k_values, self.k_seeds = QLineEdit(), QLineEdit()
-        for w, tip in ((self.m_values, "ensemble sizes, e.g. 5, 10, 20, 50, 100 (the largest is generated once "
-                                        "per seed; smaller ensembles are its first m members)"),
+        for w, tip in ((self.m_values, "ensemble sizes, e.g. 5, 10, 20, 50, 100 (each m samples its own members "
+                                        "from the seed: the ensembles are not nested)"),
                        (self.m_seeds, "one generation per seed; the band is ± std over them"),
                        (self.k_values, "numbers of snapshots to train a generator on, each ≤ the project's k"),
                        (self.k_seeds, "each seed draws other snapshots and trains another generator")):
@@ -449,9 +449,9 @@ class SweepsPage(QWidget):
             return
         n = len(sweeps.load_sweep(self.model.project, over))
         if outcome.state == "done":
-            self.status.setText(f"{JOB[over]}: done, {n} points saved in sweeps/{over}.csv")
+            self.status.setText(f"{JOB[over]}: done, {n} points saved in studies/{over}")
         elif outcome.state == "cancelled":
-            self.status.setText(f"{JOB[over]}: cancelled; {n} points saved in sweeps/{over}.csv")
+            self.status.setText(f"{JOB[over]}: cancelled; {n} points saved in studies/{over}")
         else:
             self.status.setText(f"{JOB[over]}: failed")
             self.error.setText(outcome.error_line)
@@ -490,8 +490,8 @@ class SweepsPage(QWidget):
 
     def _cost_note(self, over: str) -> str:
         if over == "m":
-            return ("the generator samples the largest m once per seed; every m bags the first m of those "
-                    "members, evaluated once")
+            return ("every point samples its own m members from the seed and evaluates them (not nested: a "
+                    "larger m does not contain a smaller one)")
         per = sweeps.k_point_seconds(self.model.project)
         try:
             ks = sweeps.parse_values(self.k_values.text(), "k values", lo=1)
