@@ -204,11 +204,12 @@ def test_cli_grid_prints_points_as_json_and_refuses_bad_input(hard, capsys):
 
 def test_a_k_study_gives_the_k_sweeps_numbers(hard):
     """collect.k trains each point's generator on k of the snapshots, drawn as the k-sweep draws them: the
-    same point of both gives the same numbers (Figure 5a as a study, on any executor)."""
+    same point computed again in a study of another name gives the same numbers (the k-sweep writes the
+    study named k, so a study named k would only read its saved points back)."""
     from bend_gui.core.studies import sweeps
 
     _, rows = drain(sweeps.sweep_k(hard, [3], [0], m=4))
-    name, grid = study.define(hard, {"collect.k": [3], "generate.m": [4]}, [0], "k")
+    name, grid = study.define(hard, {"collect.k": [3], "generate.m": [4]}, [0], "k-again")
     assert grid.level == "generator"
     records = run_to_end(study.run_study(hard, name, grid))
     for c in COMPARED:
