@@ -68,7 +68,7 @@ def sweep_dir(project: Project) -> Path:
 
 def legacy_path(project: Project, over: str) -> Path:
     _check_over(over)
-    return project.root / LEGACY_FOLDER / f"{over}.csv"
+    return A.study_dir(project, LEGACY_FOLDER) / f"{over}.csv"
 
 
 def sweep_path(project: Project, over: str) -> Path:
