@@ -43,7 +43,7 @@ class FrontierPlot(PlotPanel):
     def __init__(self, parent: QWidget | None = None):
         super().__init__("frontier", parent, layout_widget=True)
         self.plot_item.setMenuEnabled(False)
-        self.legend = self.add_bottom_legend(columns=5)
+        self.legend = self.add_bottom_legend(columns=2)  # 5 columns overflowed the page
         self.frontier: F.Frontier | None = None
         self.acc = "sbend"
         self.set_empty(NO_POINTS)
