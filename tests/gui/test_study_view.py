@@ -124,6 +124,8 @@ def test_a_study_runs_from_the_page_and_plots_mean_and_std(make_window, hard_pro
     assert again.executor.currentIndex() == 1 and again.address.text() == "127.0.0.1:1"
     assert again.name_edit.text() == "sigma" and again.table.rowCount() == 8  # the saved study, reopened
     again.deleteLater()
+    frontier_page = win.workspace.show_page("Frontier")   # the other page that runs studies starts from it too
+    assert frontier_page.executor.currentIndex() == 1 and frontier_page.address.text() == "127.0.0.1:1"
 
 
 def _sweep(project: Path, log: Path) -> subprocess.Popen:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from ...core.errors import BendError
 from ...core.results import frontier as F
 from ...core.results.report import pct
+from ..executor_picker import ExecutorPicker
 from ..page_job import PageJob
 from ..plots import PALETTE, PlotPanel, caption
 from ..project_model import ProjectModel
@@ -111,10 +112,8 @@ class FrontierPage(QWidget):
         self.m.setRange(0, 100_000)
         self.m.setSpecialValueText("project's")
         self.m.setToolTip("members per point; the project's [generate] m when left at its lowest")
-        self.executor = QComboBox()
-        self.executor.addItems(["this machine", "Ray cluster"])
-        self.address = QLineEdit("auto")
-        self.address.setToolTip("the Ray head node: auto (the cluster started on this machine) or HOST:PORT")
+        self.where = ExecutorPicker()
+        self.executor, self.address = self.where.combo, self.where.address
         self.acc = QComboBox()
         self.acc.setObjectName("frontierAccuracy")
         for key, label in F.ACCURACY.items():
@@ -150,8 +149,6 @@ class FrontierPage(QWidget):
         self.run_btn.clicked.connect(self.start)
         self.cancel_btn.clicked.connect(self.cancel)
         self.acc.currentIndexChanged.connect(self._redraw)
-        self.executor.currentIndexChanged.connect(lambda i: self.address.setEnabled(i == 1))
-        self.address.setEnabled(False)
         self.job = PageJob(model, self.status, self)
         model.curvePoint.connect(self._on_point)
         model.busyChanged.connect(self._on_busy)
@@ -183,17 +180,12 @@ class FrontierPage(QWidget):
     @Slot()
     def start(self) -> bool:
         from ...core.studies import frontier
-        from ...core.studies.executors import make_executor
         from ...core.studies.grid import parse_seeds
 
         project = self.model.project
         try:
             seeds = parse_seeds(self.seeds.text())
-            if self.executor.currentIndex() == 1:
-                executor = make_executor("ray", address=self.address.text().strip() or "auto")
-                executor.check_reachable()
-            else:
-                executor = make_executor("local")
+            executor = self.where.make()
         except BendError as e:
             self.error.setText(str(e))
             return False

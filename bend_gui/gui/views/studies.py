@@ -34,12 +34,11 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.errors import BendError
-from ...core.project import userdata
 from ...core.settings import config as C
 from ...core.studies import grid as G
 from ...core.studies import store, study
-from ...core.studies.executors import make_executor
 from ...core.studies.point import DIVERSITY_COLUMNS, ROW_COLUMNS
+from ..executor_picker import ExecutorPicker
 from ..page_job import PageJob
 from ..plots import PlotPanel, caption
 from ..project_model import ProjectModel
@@ -61,7 +60,6 @@ STATE_COLORS = {"queued": "#777777", "running": "#1565c0", "done": "#2e7d32", "f
 FIXED_SAMPLES = {"state": "running", "sBEND": "100.00", "disagree": "0.0000", "s": "999"}  # widest text of a fixed column
 NODE_MIN = 100   # px the node column keeps before the other text columns shrink
 FOLLOW_MS = 1000   # how often the page looks for, or at, a study another process drives
-SETTINGS = "studies"   # the app settings' section: executor, address
 
 
 def grid_keys() -> list[str]:
@@ -196,11 +194,8 @@ class StudyPanel(QGroupBox):
         self.seeds_edit = QLineEdit("0, 1, 2")
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("name (default: the keys)")
-        self.executor = QComboBox()
-        self.executor.addItems(["this machine", "Ray cluster"])
-        self.address = QLineEdit(str(userdata.remembered(SETTINGS, "address", "auto")))
-        self.address.setToolTip("the Ray head node: auto (the cluster started on this machine) or HOST:PORT")
-        self.executor.setCurrentIndex(1 if userdata.remembered(SETTINGS, "executor", "local") == "ray" else 0)
+        self.where = ExecutorPicker()
+        self.executor, self.address = self.where.combo, self.where.address
         self.start_btn = QPushButton("Run study")
         self.start_btn.setObjectName("studyStart")
         self.cancel_btn = QPushButton("Cancel")
@@ -272,8 +267,6 @@ class StudyPanel(QGroupBox):
         self.cancel_btn.clicked.connect(self.cancel)
         self.x_pick.currentIndexChanged.connect(self._replot)
         self.q_pick.currentIndexChanged.connect(self._replot)
-        self.executor.currentIndexChanged.connect(lambda i: self.address.setEnabled(i == 1))
-        self.address.setEnabled(self.executor.currentIndex() == 1)
         self.job = PageJob(model, self.status, self)
         model.curvePoint.connect(self._on_point)
         model.busyChanged.connect(self._on_busy)
@@ -411,9 +404,6 @@ class StudyPanel(QGroupBox):
     @Slot()
     def start(self) -> bool:
         project = self.model.project
-        ray = self.executor.currentIndex() == 1
-        userdata.remember(SETTINGS, "executor", "ray" if ray else "local")  # remembered, even if it fails
-        userdata.remember(SETTINGS, "address", self.address.text().strip() or "auto")
         if self.following is not None:
             self.error.setText(f"study {self.following['name']} is running in process {self.following['pid']}; "
                                "wait for it to end, or stop it there")
@@ -421,11 +411,7 @@ class StudyPanel(QGroupBox):
         try:
             name, grid = study.define(project, parse_grid_text(self.grid_edit.text()),
                                       G.parse_seeds(self.seeds_edit.text()), self.name_edit.text().strip() or None)
-            if ray:
-                executor = make_executor("ray", address=self.address.text().strip() or "auto")
-                executor.check_reachable()  # a wrong address fails here, in one line, not in the job
-            else:
-                executor = make_executor("local")
+            executor = self.where.make()
         except BendError as e:
             self.error.setText(str(e))
             return False
