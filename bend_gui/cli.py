@@ -398,8 +398,8 @@ def cmd_ablation(args) -> int:
 
     project = Project.open(args.dir)
     for layers in args.add or []:
-        child = ablation.add_variant(project, layers)
-        print(f"added variant {child.root.name} ({layers})")
+        variant = ablation.add_variant(project, layers)
+        print(f"added variant {variant.slug} ({layers})")
     for slug in args.remove or []:
         ablation.remove_variant(project, slug)
         print(f"removed variant {slug}")

@@ -224,7 +224,7 @@ def test_ablation_page_adds_runs_and_removes_a_variant(make_window, precomputed,
     qtbot.waitUntil(lambda: "d = 256" in dialog.preview.text(), timeout=5000)
     qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
     assert not dialog.isVisible()
-    assert page.table.rowCount() == 3 and page.table.item(2, 7).text().startswith("not run")
+    assert page.table.rowCount() == 3 and page.table.item(2, 7).text().startswith("missing")
     assert page.table.item(2, 2).text() == "—"
 
     with qtbot.waitSignal(win.model.jobFinished, timeout=120_000) as blocker:
@@ -241,4 +241,4 @@ def test_ablation_page_adds_runs_and_removes_a_variant(make_window, precomputed,
     qtbot.waitUntil(lambda: page.confirm is not None and page.confirm.isVisible(), timeout=5000)
     qtbot.mouseClick(page.confirm.button(QMessageBox.StandardButton.Yes), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.table.rowCount() == 2, timeout=5000)
-    assert not (precomputed.root / "ablation" / "bn4").exists()
+    assert [v.slug for v in ablation.variants(precomputed)] == ["fc2"]

@@ -1,66 +1,110 @@
-"""Layer ablation (BEND Table 5): several parameter subsets of one network, compared in one project.
+"""Layer ablation (BEND Table 5): several parameter subsets of one network, compared in one table.
 
-Each variant is a child project in `ablation/<slug>/` whose project.toml equals the parent's except
-`[subset] layers`. Its base stage is the parent's: base/model.pt and base/curve.csv are copied and the
-manifest entry is written with the fingerprint the child computes (the [model], [data], [base] sections
-and the seed are the parent's, so it matches) and the parent's run id, so the child's pipeline skips
-base and every variant bags the very same trained network. When the parent's base is rerun (new run id
-or different file) or the parent's other settings change, the variants are stale until
-`run_variants` copies the new base and settings and reruns them.
+The variants are the study named `ablation` (study.py), a grid over `subset.layers` whose values are the
+variants' layer lists and whose one seed is the project's [run] seed; it lives in `studies/ablation/`
+like every study (its definition, one file per point, the table). A point recollects snapshots of its own
+subset from the project's trained base network, trains its generator, samples and evaluates: the very
+numbers of a project run with that subset (tests/core/test_ablation.py), and every variant bags the same
+trained network. Adding or removing a variant rewrites the study's grid; Run variants computes only
+the points without a file. When the project's base is rerun or its settings change, the saved points
+are stale (the study's upstream differs): they stay visible, marked, until Run variants keeps them as
+the study `ablation-<time>` and computes the variants anew.
+
+Earlier versions made each variant a child project in `ablation/<slug>/`. Those folders are left on disk,
+untouched; their layer lists are taken into the study's grid the first time it is read, so a researcher
+finds the same variants (their numbers are computed again, as points, by Run variants).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import re
-import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
-from ..errors import ConfigError, ProjectBusyError, ProjectError
-from ..events import CancelFlag, Event, Message, Metric, Progress, StageFinished, StageStarted, relay
-from ..fileio import atomic_write_bytes, read_json, write_json
+from ..errors import ConfigError, ProjectError
+from ..events import CancelFlag, Event, Message, Metric, Progress, relay
+from ..fileio import read_json
 from ..pipeline import preflight
-from ..pipeline import runner as pipeline
 from ..project import artifacts as A
 from ..project.folder import STAGE_TITLES, Project
 from ..settings import config as C
+from . import inputs as I
+from . import store, study
+from .grid import Grid, Point, make_grid
+from .point import POINT_STEP
 
 STAGE = "ablation"          # the `stage` of run_variants' own events
 SERIES = "variants"         # Metric(STAGE, SERIES, index, row) when a variant finishes
-BASE_FILES = (A.BASE_MODEL, A.BASE_CURVE)
+NAME = "ablation"           # the study's name: studies/ablation/
+KEY = "subset.layers"       # the one key its grid sweeps
 ROW_KEYS = ("sbend", "abend_mean", "abend_std", "orig_mean", "gen_mean", "potential")
 
 
 def ablation_dir(project: Project) -> Path:
+    """The study's folder, studies/ablation/."""
+    return store.study_dir(project, NAME)
+
+
+def legacy_dir(project: Project) -> Path:
+    """Where earlier versions kept the variants as child projects (left untouched)."""
     return A.study_dir(project, "ablation")
 
 
-def _index_path(project: Project) -> Path:
-    return ablation_dir(project) / "variants.json"
+def _legacy_layers(project: Project) -> list[list[str]]:
+    """The layer lists of an earlier version's child projects: its index first, then folders it missed."""
+    root = legacy_dir(project)
+    if not root.is_dir():
+        return []
+    out: list[list[str]] = []
+    try:
+        index = read_json(root / "variants.json").get("variants", []) if (root / "variants.json").exists() else []
+    except (ProjectError, AttributeError):
+        index = []
+    slugs = [e["slug"] for e in index if isinstance(e, dict) and "slug" in e]
+    slugs += [d.name for d in sorted(root.iterdir()) if d.name not in slugs]
+    for slug in slugs:
+        path = root / slug / "project.toml"
+        if path.is_file():
+            try:
+                layers = C.load(path).subset.layers
+            except ConfigError:
+                continue
+            if layers not in out:
+                out.append(list(layers))
+    return out
 
 
-def _read_index(project: Project) -> list[dict]:
-    path = _index_path(project)
-    entries = read_json(path).get("variants", []) if path.exists() else []
-    known = {e["slug"] for e in entries}
-    # A child folder the index does not list (copied in by hand) still counts, after the listed ones.
-    if ablation_dir(project).is_dir():
-        for d in sorted(ablation_dir(project).iterdir()):
-            if d.name not in known and (d / "project.toml").is_file():
-                try:
-                    layers = C.load(d / "project.toml").subset.layers
-                except ConfigError:
-                    continue
-                entries.append({"slug": d.name, "layers": layers})
-    return [e for e in entries if (ablation_dir(project) / e["slug"] / "project.toml").is_file()]
+def _definition(project: Project) -> dict | None:
+    try:
+        d = store.load_definition(project, NAME)
+    except ProjectError:
+        return None
+    return d if isinstance(d, dict) and isinstance(d.get("grid"), dict) else None
 
 
-def _write_index(project: Project, entries: list[dict]) -> None:
-    write_json(_index_path(project), {"variants": entries})
+def variant_layers(project: Project) -> list[list[str]]:
+    """The variants' layer lists in the order they were added: the study's grid, or, before it has one,
+    those of an earlier version's child projects."""
+    d = _definition(project)
+    if d is not None:
+        return [list(v) for v in d["grid"].get("keys", {}).get(KEY, [])]
+    return _legacy_layers(project)
+
+
+def _grid(cfg: C.ProjectConfig, layers: list[list[str]]) -> Grid:
+    return Grid({KEY: [list(v) for v in layers]}, [cfg.run.seed])
+
+
+def _save_layers(project: Project, cfg: C.ProjectConfig, layers: list[list[str]]) -> None:
+    """The study's definition with this grid, keeping what a run recorded (upstream, level, created)."""
+    d = _definition(project) or {"name": NAME, "created": dt.datetime.now().isoformat(timespec="seconds")}
+    grid = _grid(cfg, layers)
+    d.update({"name": NAME, "grid": grid.to_dict(), "level": "collect",
+              "updated": dt.datetime.now().isoformat(timespec="seconds")})
+    store.save_definition(project, NAME, d)
 
 
 def slug_for(layers: list[str]) -> str:
@@ -73,14 +117,13 @@ def slug_for(layers: list[str]) -> str:
 class Variant:
     slug: str
     layers: list[str]
-    d: int | None
-    project: Project
+    d: int
 
 
 def variants(project: Project) -> list[Variant]:
     """The project's variants, in the order they were added."""
-    return [Variant(e["slug"], list(e["layers"]), e.get("d"), Project.open(ablation_dir(project) / e["slug"]))
-            for e in _read_index(project)]
+    cfg = project.load_config()
+    return [Variant(slug_for(v), v, subset_d(variant_config(cfg, v))) for v in variant_layers(project)]
 
 
 def variant_config(parent_cfg: C.ProjectConfig, layers: list[str]) -> C.ProjectConfig:
@@ -146,139 +189,47 @@ def preview(project: Project, layers) -> tuple[int, int]:
     return subset.d, len(subset.names)
 
 
-def add_variant(project: Project, layers) -> Project:
-    """Create the child project of a subset (validated against the network; refuses a subset whose
-    parameters equal the project's own or another variant's). The parent's base is copied in when done."""
+def add_variant(project: Project, layers) -> Variant:
+    """Add a subset to the study's grid (validated against the network; refuses a subset whose parameters
+    equal the project's own or another variant's). Nothing is computed until Run variants."""
     layers = _clean_layers(layers)
     parent_cfg = project.load_config()
-    cfg = variant_config(parent_cfg, layers)
-    subset = preflight.check(cfg, need_data=False)
+    subset = preflight.check(variant_config(parent_cfg, layers), need_data=False)
     names = set(subset.names)
     if names == set(preflight.check(parent_cfg, need_data=False).names):
         raise ProjectError(f"{', '.join(layers)}: that is the project's own subset "
                            f"({', '.join(parent_cfg.subset.layers)}); it is already the first row")
-    entries = _read_index(project)
-    for e in entries:
-        other = variant_config(parent_cfg, e["layers"])
-        if names == set(preflight.check(other, need_data=False).names):
-            raise ProjectError(f"{', '.join(layers)}: the variant {e['slug']} already holds these parameters")
-    with project.lock("adding an ablation variant"):  # a running job refuses it, naming itself
-        slug, n = slug_for(layers), 2
-        while (ablation_dir(project) / slug).exists():
-            slug, n = f"{slug_for(layers)}-{n}", n + 1
-        child = Project.create(ablation_dir(project) / slug, cfg)
-        entries.append({"slug": slug, "layers": layers, "d": subset.d,
-                         "added": dt.datetime.now().isoformat(timespec="seconds")})
-        _write_index(project, entries)
-        if project.state("base").state == "done":
-            copy_base(project, child)
-    return child
+    have = variant_layers(project)
+    for other in have:
+        if names == set(preflight.check(variant_config(parent_cfg, other), need_data=False).names):
+            raise ProjectError(f"{', '.join(layers)}: the variant {slug_for(other)} already holds these parameters")
+    # A running job refuses it, naming itself; so does a running Run variants (the study's lock).
+    with project.lock("adding an ablation variant"), store.study_lock(project, NAME):
+        _save_layers(project, parent_cfg, have + [layers])
+    return Variant(slug_for(layers), layers, subset.d)
 
 
 def remove_variant(project: Project, slug: str) -> None:
-    """Delete a variant's folder (refused while a job runs in it)."""
-    entries = _read_index(project)
-    if slug not in {e["slug"] for e in entries}:
-        raise ProjectError(f"no variant {slug!r} in {ablation_dir(project)}")
-    child = Project.open(ablation_dir(project) / slug)
-    holder = child.lock_holder()
-    if holder:
-        raise ProjectBusyError(f"variant {slug} is busy ({holder.get('what', 'a job')} is running there, "
-                               f"pid {holder.get('pid', '?')})")
-    shutil.rmtree(child.root)
-    _write_index(project, [e for e in entries if e["slug"] != slug])
-
-
-# --- the shared base -----------------------------------------------------------------------------------
-
-def _file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
-
-
-def copy_base(parent: Project, child: Project) -> None:
-    """Give the child the parent's trained base: its files, and a manifest entry the child's pipeline
-    accepts as done (the child's own fingerprint, the parent's run id and timings)."""
-    parent.require_done("base")
-    src = parent.manifest()["stages"]["base"]
-    for artifact in BASE_FILES:
-        if artifact.exists(parent):
-            atomic_write_bytes(artifact.path(child), artifact.path(parent).read_bytes())
-    child.record_copied_stage("base", {
-        "state": "done", "fingerprint": child.fingerprint("base"), "run_id": src["run_id"],
-        "seconds": src.get("seconds", 0.0), "finished": src.get("finished", ""), "info": src.get("info", {}),
-        "copied_from": {"run_id": src["run_id"], "sha256": _file_hash(A.BASE_MODEL.path(parent))}})
-
-
-def base_problem(parent: Project, child: Project) -> str:
-    """'' when the child's base is the parent's current one, else what differs."""
-    if parent.state("base").state != "done":
-        return f"the project's base model is {parent.state('base').state}"
-    entry = child.manifest()["stages"].get("base", {})
-    src = parent.manifest()["stages"]["base"]
-    if entry.get("state") != "done" or not A.BASE_MODEL.exists(child):
-        return "the project's base model is not copied in yet"
-    if entry.get("run_id") != src.get("run_id") or \
-            entry.get("copied_from", {}).get("sha256") != _file_hash(A.BASE_MODEL.path(parent)):
-        return "the project's base model was retrained since this variant ran"
-    return ""
-
-
-def _result_settings(cfg: C.ProjectConfig) -> dict:
-    """The settings results depend on: every section but [run], of which only the seed counts."""
-    d = C.to_dict(cfg)
-    return {s: d[s] for s in C.SECTIONS if s != "run"} | {"seed": cfg.run.seed}
-
-
-def settings_problem(parent_cfg: C.ProjectConfig, child: Project, layers: list[str]) -> str:
-    """'' when the child's settings are the parent's with its own layers."""
+    """Take a variant out of the study's grid and delete its point's file (refused while the study runs)."""
+    have = variant_layers(project)
+    match = [v for v in have if slug_for(v) == slug]
+    if not match:
+        raise ProjectError(f"no variant {slug!r} in the study {ablation_dir(project)}")
+    cfg = project.load_config()
+    rest = [v for v in have if v is not match[0]]
     try:
-        if _result_settings(child.load_config()) != _result_settings(variant_config(parent_cfg, layers)):
-            return "the project's settings changed since this variant ran"
-    except ConfigError as e:
-        return f"its project.toml is invalid ({e})"
-    return ""
-
-
-def sync_variant(parent: Project, v: Variant) -> None:
-    """Bring a variant up to date with the parent: settings (its own layers kept) and base."""
-    parent_cfg = parent.load_config()
-    want = variant_config(parent_cfg, v.layers)
-    try:
-        same = C.dumps(v.project.load_config()) == C.dumps(want)
-    except ConfigError:
-        same = False
-    if not same:
-        v.project.save_config(want)
-    if base_problem(parent, v.project):
-        copy_base(parent, v.project)
+        with store.study_lock(project, NAME):
+            _save_layers(project, cfg, rest)
+            for p in _grid(cfg, [match[0]]).points():
+                store.point_path(project, NAME, p).unlink(missing_ok=True)
+            store.write_table(project, NAME, _grid(cfg, rest))
+    except ProjectError as e:
+        if "already running" not in str(e):
+            raise
+        raise ProjectError(f"variant {slug} is busy (Run variants is computing the study {NAME})") from None
 
 
 # --- running and the table -----------------------------------------------------------------------------
-
-def _relay(slug: str, i: int, n: int, gen) -> Iterator[Event]:
-    """A child's pipeline events, re-labelled so they do not look like the parent's own stages (the
-    monitors and the pipeline panel listen to those): stages become messages, progress and messages are
-    the ablation's, with the variant as their point, and training curve points are dropped."""
-    tag = f"variant {i + 1}/{n} {slug}"
-
-    def relabel(ev: Event) -> Event | None:
-        if isinstance(ev, StageStarted):
-            return Message(STAGE, f"{tag}: {STAGE_TITLES[ev.stage]}" + (" (resumed)" if ev.resumed else ""),
-                           point=slug)
-        if isinstance(ev, StageFinished):
-            note = "up to date" if ev.skipped else f"done in {ev.seconds:.1f} s"
-            return Message(STAGE, f"{tag}: {STAGE_TITLES[ev.stage]} {note}", point=slug)
-        if isinstance(ev, Progress):
-            return Progress(STAGE, ev.done, ev.total, f"{tag} · {ev.stage}: {ev.text}", step=ev.step, point=slug)
-        if isinstance(ev, Message):
-            return Message(STAGE, f"{tag} · {ev.text}", point=slug)
-        return None
-    return (yield from relay(gen, relabel))
-
 
 def run_blocker(base_state: str, has_variants: bool) -> str:
     """Why Run variants cannot start, or '': the variants reuse the project's trained base network."""
@@ -287,30 +238,85 @@ def run_blocker(base_state: str, has_variants: bool) -> str:
     return "" if has_variants else "add a subset first"
 
 
-def run_variants(project: Project, cancel: CancelFlag | None = None, only: list[str] | None = None
-                 ) -> Iterator[Event]:
-    """Generator: runs each variant's pipeline in turn (the ones already done are skipped), after giving
-    it the parent's current settings and base; yields Metric('ablation', 'variants', i, row) as each
-    finishes; returns Table 5's rows. The parent's base must be done."""
+def _stale(project: Project, cfg: C.ProjectConfig, grid: Grid) -> list[str]:
+    """How the saved points' upstream differs from the project's now ([] when they match or none saved)."""
+    d = _definition(project)
+    if d is None or "upstream" not in d or not store.saved_points(project, NAME, grid):
+        return []
+    return I.differences(d["upstream"], I.upstream(project, cfg, grid))
+
+
+def _keep_stale(project: Project, cfg: C.ProjectConfig, layers: list[list[str]], why: list[str]) -> Iterator[Event]:
+    """Generator: the stale study kept as `ablation-<time>`, a fresh definition with the same variants."""
+    folder = ablation_dir(project)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    target, n = folder.with_name(f"{NAME}-{stamp}"), 1
+    while target.exists():
+        n += 1
+        target = folder.with_name(f"{NAME}-{stamp}-{n}")
+    with store.study_lock(project, NAME):
+        folder.rename(target)
+    _save_layers(project, cfg, layers)
+    yield Message(STAGE, f"the variants' saved points were made from other inputs ({'; '.join(why[:3])}"
+                         f"{'; …' if len(why) > 3 else ''}): kept as study {target.name}; computing them anew")
+
+
+def run_variants(project: Project, cancel: CancelFlag | None = None, only: list[str] | None = None,
+                 executor=None) -> Iterator[Event]:
+    """Generator: the study `ablation`, one point per variant (the saved ones are reused), on `executor`
+    (default: here, one at a time); yields Metric('ablation', 'variants', i, row) as each finishes, with i
+    its index among the variants; returns Table 5's rows. The project's base must be done. `only` (slugs)
+    computes just those variants; the others keep their points."""
     cancel = cancel or CancelFlag()
     state = project.state("base")
     if state.state != "done":
         raise ProjectError(f"the variants share the project's base model, and stage {STAGE_TITLES['base']} is "
                            f"{state.state}: run it first (bend run {project.root} --until base)")
-    todo = [v for v in variants(project) if only is None or v.slug in only]
-    if not todo:
+    legacy = _definition(project) is None and _legacy_layers(project)
+    layers = variant_layers(project)
+    if not layers:
         raise ProjectError("no variants yet: add a subset first (Add subset…, or bend ablation DIR --add LAYERS)")
-    with project.lock("ablation variants"):
-        for i, v in enumerate(todo):
-            cancel.check()
-            sync_variant(project, v)
-            if all(s.state == "done" for s in v.project.stage_states()):
-                yield Message(STAGE, f"variant {i + 1}/{len(todo)} {v.slug}: up to date", point=v.slug)
-                continue
-            yield from _relay(v.slug, i, len(todo), pipeline.run(v.project, cancel=cancel, what="ablation"))
-            row = next(r for r in table5(project) if r["slug"] == v.slug)
-            yield Metric(STAGE, SERIES, float(i), row, point=v.slug)
-    yield Message(STAGE, f"{len(todo)} variant(s) up to date")
+    cfg = project.load_config()
+    with project.lock("ablation variants"):  # a busy project is refused now, not waited for
+        pass
+    if legacy:
+        _save_layers(project, cfg, layers)
+        yield Message(STAGE, f"the variants an earlier version kept as child projects in {legacy_dir(project)} "
+                             f"stay there untouched; their subsets are now points of the study {NAME}, computed anew")
+    why = _stale(project, cfg, _grid(cfg, layers))
+    if why:
+        yield from _keep_stale(project, cfg, layers, why)
+    todo = [v for v in layers if only is None or slug_for(v) in only]
+    grid = make_grid(cfg, {KEY: todo}, [cfg.run.seed])
+    slug_of = {p.label: slug_for(p.as_dict()[KEY]) for p in grid.points()}
+    index = {slug_for(v): i for i, v in enumerate(layers)}
+    started: dict[str, int] = {}
+
+    def translate(ev: Event) -> Event | None:
+        """The study's events as the ablation's: its stage, its points named by their variant."""
+        slug = slug_of.get(getattr(ev, "point", ""), "")
+        if isinstance(ev, Metric):
+            if ev.series == study.STATE_SERIES:
+                if ev.values.get("state") == "running":
+                    started[slug] = len(started) + 1
+                return None
+            if ev.series == study.SERIES and ev.values.get("state") in ("done", "failed"):
+                row = _variant_row(project, cfg, ev.values["values"][KEY], ev.values, "")
+                return Metric(STAGE, SERIES, float(index[slug]), row, point=slug)
+            return None
+        tag = f"variant {started.get(slug, '?')}/{len(todo)} {slug}" if slug else ""
+        if isinstance(ev, Progress):
+            text = f"{tag} · {ev.text}" if slug and ev.step == POINT_STEP else ev.text
+            return Progress(STAGE, ev.done, ev.total, text, step=ev.step, point=slug)
+        if isinstance(ev, Message):
+            return Message(STAGE, ev.text.replace(ev.point, tag) if slug else ev.text, point=slug)
+        return ev
+
+    try:
+        yield from relay(study.run_study(project, NAME, grid, executor, cancel), translate)
+    finally:
+        _save_layers(project, cfg, layers)  # run_study saved the grid it ran; the study keeps every variant
+    yield Message(STAGE, f"{len(todo)} variant(s) up to date, in {ablation_dir(project)}")
     return table5(project)
 
 
@@ -334,34 +340,60 @@ def _state(p: Project) -> tuple[str, str]:
 
 def table5(project: Project) -> list[dict]:
     """Table 5's rows: the project's own subset first, then each variant: layers, d, sbend, aBEND mean and
-    std, orig (the snapshots' mean), gen (the members' mean), potential, state and its detail."""
+    std, orig (the snapshots' mean), gen (the members' mean), potential, m, k, state (done, failed,
+    missing, stale or running) and its detail."""
     parent_cfg = project.load_config()
-    rows = []
     own_d = project.manifest()["stages"].get("collect", {}).get("info", {}).get("d")
     st, detail = _state(project)
-    rows.append(_row("project", parent_cfg.subset.layers, own_d if own_d is not None else subset_d(parent_cfg),
-                     _metrics(project), st, detail, project.root))
-    for v in variants(project):
-        problem = base_problem(project, v.project) or settings_problem(parent_cfg, v.project, v.layers)
-        st, detail = _state(v.project)
-        if problem and st != "not run":
-            st, detail = "stale", f"{problem}; Run variants brings it up to date"
-        elif problem:
-            detail = problem
-        holder = v.project.lock_holder()
-        if holder:
-            st, detail = "running", f"{holder.get('what', 'a job')} (pid {holder.get('pid')})"
-        d = v.d if v.d is not None else subset_d(variant_config(parent_cfg, v.layers))
-        rows.append(_row(v.slug, v.layers, d, _metrics(v.project), st, detail, v.project.root))
+    m = _metrics(project)
+    rows = [_row("project", parent_cfg.subset.layers, own_d if own_d is not None else subset_d(parent_cfg),
+                 m, m.get("m") if m else None, m.get("k") if m else None, st, detail, project.root)]
+    layers = variant_layers(project)
+    if not layers:
+        return rows
+    grid = _grid(parent_cfg, layers)
+    why = _stale(project, parent_cfg, grid)
+    problem = f"{'; '.join(why[:2])}{'; …' if len(why) > 2 else ''}" if why else ""
+    for v in layers:
+        rec = store.load_point(project, NAME, _point(parent_cfg, v))
+        rows.append(_variant_row(project, parent_cfg, v, rec, problem))
+    live = store.read_live(project, NAME)
+    if live:
+        for row, v in zip(rows[1:], layers):
+            state = live.get("points", {}).get(_point(parent_cfg, v).key, {})
+            if state:
+                row["state"] = "running" if state.get("state") == "running" else "queued"
+                row["detail"] = f"on {state['node']}" if state.get("node") else ""
     return rows
 
 
-def _row(slug: str, layers: list[str], d: int, metrics: dict | None, state: str, detail: str, root: Path) -> dict:
+def _point(cfg: C.ProjectConfig, layers: list[str]) -> Point:
+    return Point(((KEY, list(layers)),), cfg.run.seed)
+
+
+def _variant_row(project: Project, cfg: C.ProjectConfig, layers: list[str], rec: dict | None, problem: str) -> dict:
+    path = store.point_path(project, NAME, _point(cfg, layers))
+    d = subset_d(variant_config(cfg, layers))
+    if rec is None:
+        return _row(slug_for(layers), layers, d, None, None, None, "missing", "not run yet", path)
+    row = rec.get("row", {}) if rec["state"] == "done" else None
+    if rec["state"] == "failed":
+        state, detail = "failed", rec.get("error", "")
+    elif problem:
+        state, detail = "stale", (f"the project changed since this variant ran ({problem}); "
+                                  "Run variants computes it anew")
+    else:
+        state, detail = "done", ""
+    return _row(slug_for(layers), layers, d, row, row.get("m") if row else None, row.get("k") if row else None,
+                state, detail, path)
+
+
+def _row(slug: str, layers: list[str], d: int, numbers: dict | None, m, k, state: str, detail: str,
+         root: Path) -> dict:
     row = {"slug": slug, "layers": list(layers), "d": int(d), "state": state, "detail": detail, "path": str(root)}
-    for k in ROW_KEYS:
-        row[k] = float(metrics[k]) if metrics and metrics.get(k) is not None else None
-    row["m"] = metrics.get("m") if metrics else None
-    row["k"] = metrics.get("k") if metrics else None
+    for key in ROW_KEYS:
+        row[key] = float(numbers[key]) if numbers and numbers.get(key) is not None else None
+    row["m"], row["k"] = m, k
     return row
 
 

@@ -1,6 +1,7 @@
-"""Layer ablation (BEND Table 5): the project's own subset and its variants side by side, each a child
-project under ablation/ that shares the project's trained base network. Add a subset, run the variants
-as one job, compare sBEND, aBEND ± std and the snapshots' mean accuracy per subset."""
+"""Layer ablation (BEND Table 5): the project's own subset and its variants side by side, the variants being
+the points of the study `ablation` over [subset] layers (studies/ablation/), each recollected from the
+project's trained base network. Add a subset, run the variants as one job, compare sBEND, aBEND ± std and
+the snapshots' mean accuracy per subset."""
 
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ COLUMN_HELP = {
     "orig mean": "mean test accuracy of the k original snapshots of this subset",
     "gen mean": "mean test accuracy of the m generated members",
     "potential": "a test image counts as right when any generated member is right (upper bound)",
-    "state": "done, or the first stage that is not (stale: the project's base or settings changed since)",
+    "state": "done, failed, missing (not run yet), or stale (the project's base or settings changed since); "
+             "the project's row: done, or the first stage that is not",
 }
 BARS = (("sbend", "sBEND", "#1f77b4"), ("abend_mean", "aBEND ± std", "#d62728"), ("orig_mean", "orig (snapshot mean)",
                                                                                    "#7f7f7f"))
@@ -286,9 +288,9 @@ class AblationPage(QWidget):
         self.status = status_label("color: #1565c0;")
         self.error = status_label(ERROR_STYLE)
         self.error.setObjectName("ablationError")
-        self.intro = caption("Each variant is a child project in ablation/ with the project's settings except "
-                             "[subset] layers; it reuses the project's trained base network, so only the subset "
-                             "differs. Accuracies in %, on the project's test set.")
+        self.intro = caption("Each variant is a point of the study ablation (studies/ablation/): the project's "
+                             "settings except [subset] layers, collected from the project's trained base network, "
+                             "so only the subset differs. Accuracies in %, on the project's test set.")
         buttons = QHBoxLayout()
         for b in (self.add_btn, self.remove_btn, self.run_btn, self.cancel_btn, self.run_up_to):
             buttons.addWidget(b)
@@ -338,7 +340,8 @@ class AblationPage(QWidget):
                      NumericItem(pct(row["gen_mean"]), row["gen_mean"]),
                      NumericItem(pct(row["potential"]), row["potential"]),
                      text_item(row["state"] + (f" · {row['detail']}" if row["detail"] else ""))]
-            cells[-1].setForeground(QBrush(QColor(STATE_COLORS.get(row["state"], "#222"))))
+            # missing and queued in the grey of a stage not run
+            cells[-1].setForeground(QBrush(QColor(STATE_COLORS.get(row["state"], STATE_COLORS["not run"]))))
             cells[-1].setToolTip(row["detail"])
             for c, it in enumerate(cells):
                 self.table.setItem(r, c, it)
@@ -381,14 +384,14 @@ class AblationPage(QWidget):
             err = "a job is running: add the subset when it has finished"
         else:
             try:
-                child = ablation.add_variant(self.model.project, layers)
+                variant = ablation.add_variant(self.model.project, layers)
             except BendError as e:
                 err = str(e)
             else:
                 self.error.setText("")
                 self.reload()
-                self.select(child.root.name)
-                self.status.setText(f"added {child.root.name}: Run variants trains and evaluates it")
+                self.select(variant.slug)
+                self.status.setText(f"added {variant.slug}: Run variants trains and evaluates it")
                 return ""
         self.error.setText(err)
         return err
@@ -398,8 +401,9 @@ class AblationPage(QWidget):
         slug = self.selected_slug()
         if slug is None:
             return
-        self.confirm = ask(self, "Remove variant", f"Delete the variant {slug} and everything it computed "
-                           f"({ablation.ablation_dir(self.model.project) / slug})?", partial(self._remove, slug))
+        self.confirm = ask(self, "Remove variant", f"Remove the variant {slug} from the study and delete its "
+                           f"result ({ablation.ablation_dir(self.model.project) / 'points'})?",
+                           partial(self._remove, slug))
 
     def _remove(self, slug: str) -> None:
         if self.model.busy:

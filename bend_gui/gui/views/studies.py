@@ -104,7 +104,9 @@ def study_series(records: list[dict], x_key: str, q: str) -> dict[str, tuple[lis
         if r.get("state") != "done" or r.get("row", {}).get(q) is None:
             continue
         others = ", ".join(f"{k.split('.', 1)[1]} = {v}" for k, v in r["values"].items() if k != x_key)
-        groups.setdefault(others, {}).setdefault(r["values"][x_key], []).append(float(r["row"][q]))
+        x = r["values"][x_key]
+        x = "+".join(map(str, x)) if isinstance(x, list) else x  # a layer list (subset.layers) as one text value
+        groups.setdefault(others, {}).setdefault(x, []).append(float(r["row"][q]))
     out = {}
     for label, by_x in groups.items():
         xs = list(by_x)
