@@ -26,6 +26,7 @@ from bend_gui.core.project import artifacts as A
 from bend_gui.core.project.folder import Project
 from bend_gui.core.results import metrics as M
 from bend_gui.core.studies import store, study, sweeps
+from bend_gui.core.studies.point import snapshot_draw
 from tests.helpers import drain, hard_config
 
 EXACT = ("sbend", "abend_mean", "abend_std", "gen_mean", "gen_median", "gen_max", "gen_min", "orig_mean",
@@ -103,7 +104,7 @@ def test_k_sweep_trains_per_point_and_k_all_reproduces_the_pipeline(hard):
     for key in EXACT + ("soft",):  # all snapshots, seed = [run] seed = [generate] seed: the pipeline itself
         assert rows[1][key] == pytest.approx(metrics[key], abs=1e-7), key
     # k = 3: the originals are the three snapshots the generator saw.
-    idx = sweeps.snapshot_draw(6, 3, 0)
+    idx = snapshot_draw(6, 3, 0)
     accs = load_tensors(hard.dir("collect") / "snapshots.pt")["test_acc"].numpy()
     assert rows[0]["orig_mean"] == pytest.approx(accs[idx.numpy()].mean(), abs=1e-6)
     assert rows[0]["m"] == 5 and rows[0]["seconds"] > 0

@@ -261,12 +261,10 @@ def _keep_stale(project: Project, cfg: C.ProjectConfig, layers: list[list[str]],
                          f"{'; …' if len(why) > 3 else ''}): kept as study {target.name}; computing them anew")
 
 
-def run_variants(project: Project, cancel: CancelFlag | None = None, only: list[str] | None = None,
-                 executor=None) -> Iterator[Event]:
+def run_variants(project: Project, cancel: CancelFlag | None = None, executor=None) -> Iterator[Event]:
     """Generator: the study `ablation`, one point per variant (the saved ones are reused), on `executor`
     (default: here, one at a time); yields Metric('ablation', 'variants', i, row) as each finishes, with i
-    its index among the variants; returns Table 5's rows. The project's base must be done. `only` (slugs)
-    computes just those variants; the others keep their points."""
+    its index among the variants; returns Table 5's rows. The project's base must be done."""
     cancel = cancel or CancelFlag()
     state = project.state("base")
     if state.state != "done":
@@ -286,8 +284,7 @@ def run_variants(project: Project, cancel: CancelFlag | None = None, only: list[
     why = _stale(project, cfg, _grid(cfg, layers))
     if why:
         yield from _keep_stale(project, cfg, layers, why)
-    todo = [v for v in layers if only is None or slug_for(v) in only]
-    grid = make_grid(cfg, {KEY: todo}, [cfg.run.seed])
+    grid = make_grid(cfg, {KEY: layers}, [cfg.run.seed])
     slug_of = {p.label: slug_for(p.as_dict()[KEY]) for p in grid.points()}
     index = {slug_for(v): i for i, v in enumerate(layers)}
     started: dict[str, int] = {}
@@ -304,7 +301,7 @@ def run_variants(project: Project, cancel: CancelFlag | None = None, only: list[
                 row = _variant_row(project, cfg, ev.values["values"][KEY], ev.values, "")
                 return Metric(STAGE, SERIES, float(index[slug]), row, point=slug)
             return None
-        tag = f"variant {started.get(slug, '?')}/{len(todo)} {slug}" if slug else ""
+        tag = f"variant {started.get(slug, '?')}/{len(layers)} {slug}" if slug else ""
         if isinstance(ev, Progress):
             text = f"{tag} · {ev.text}" if slug and ev.step == POINT_STEP else ev.text
             return Progress(STAGE, ev.done, ev.total, text, step=ev.step, point=slug)
@@ -316,7 +313,7 @@ def run_variants(project: Project, cancel: CancelFlag | None = None, only: list[
         yield from relay(study.run_study(project, NAME, grid, executor, cancel), translate)
     finally:
         _save_layers(project, cfg, layers)  # run_study saved the grid it ran; the study keeps every variant
-    yield Message(STAGE, f"{len(todo)} variant(s) up to date, in {ablation_dir(project)}")
+    yield Message(STAGE, f"{len(layers)} variant(s) up to date, in {ablation_dir(project)}")
     return table5(project)
 
 

@@ -43,7 +43,7 @@ from ..settings.config import ProjectConfig
 from . import inputs as I
 from . import store, study
 from .grid import Grid, make_grid
-from .point import POINT_STEP, snapshot_draw  # noqa: F401 - snapshot_draw: what a k-point trains on
+from .point import POINT_STEP
 
 OVER = ("m", "k")
 KEY = {"m": "generate.m", "k": "collect.k"}      # the settings key each sweep goes over
